@@ -1,0 +1,48 @@
+"""WebSocket consumers of the demo project."""
+import json
+import os
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+
+class EchoConsumer(AsyncWebsocketConsumer):
+    """Sends every text frame back as it came."""
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if text_data is not None:
+            await self.send(text_data=text_data)
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    """Broadcasts each message to every socket in the room, across processes.
+
+    The first frame to a new socket names the process serving it, so a test can
+    tell that two sockets are held by different processes.
+    """
+
+    async def connect(self):
+        self.group = "chat-" + self.scope["url_route"]["kwargs"]["room"]
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send(text_data=json.dumps({"type": "hello", "pid": os.getpid()}))
+
+    async def disconnect(self, code):
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        await self.channel_layer.group_send(
+            self.group,
+            {"type": "chat.message", "message": text_data, "sender_pid": os.getpid()},
+        )
+
+    async def chat_message(self, event):
+        await self.send(
+            text_data=json.dumps(
+                {
+                    "type": "message",
+                    "message": event["message"],
+                    "sender_pid": event["sender_pid"],
+                    "pid": os.getpid(),
+                }
+            )
+        )

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("healthz", views.healthz, name="healthz"),
+    path("sync/", views.sync_view, name="sync"),
+    path("async/", views.async_view, name="async"),
+]

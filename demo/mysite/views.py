@@ -1,0 +1,67 @@
+"""Views of the demo project: a page, a health check, a sync and an async view."""
+import asyncio
+import os
+import sys
+import time
+
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.http import JsonResponse
+from django.shortcuts import render
+
+
+def _serving_stack(request):
+    """Which interface and server serve this request, read from the process itself."""
+    mode = "asgi" if isinstance(request, ASGIRequest) else "wsgi"
+    if "uwsgi" in sys.modules:
+        server = "uwsgi"
+    elif "daphne.server" in sys.modules:
+        server = "daphne"
+    elif "gunicorn.arbiter" in sys.modules:
+        server = "gunicorn"
+    elif "uvicorn" in sys.modules:
+        server = "uvicorn"
+    else:
+        server = "unknown"
+    worker = "uvicorn" if "uvicorn_worker" in sys.modules else None
+    return {"mode": mode, "server": server, "worker": worker}
+
+
+def _delay_ms(request):
+    """The ?ms= query parameter, bounded to 0..1000."""
+    try:
+        return max(0, min(int(request.GET.get("ms", "0")), 1000))
+    except ValueError:
+        return 0
+
+
+def index(request):
+    return render(request, "mysite/index.html", _serving_stack(request))
+
+
+def healthz(request):
+    return JsonResponse(
+        {
+            "status": "ok",
+            **_serving_stack(request),
+            "pid": os.getpid(),
+            "scheme": request.scheme,
+            "secure": request.is_secure(),
+            "client": request.META.get("REMOTE_ADDR"),
+            "debug": settings.DEBUG,
+        }
+    )
+
+
+def sync_view(request):
+    """Blocks its thread for ?ms= milliseconds, like a slow database call."""
+    ms = _delay_ms(request)
+    time.sleep(ms / 1000)
+    return JsonResponse({"view": "sync", "slept_ms": ms, "pid": os.getpid()})
+
+
+async def async_view(request):
+    """Waits ?ms= milliseconds without blocking the event loop."""
+    ms = _delay_ms(request)
+    await asyncio.sleep(ms / 1000)
+    return JsonResponse({"view": "async", "slept_ms": ms, "pid": os.getpid()})

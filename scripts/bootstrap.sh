@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Prepares this machine to deploy to and test against local Debian 12 test hosts.
+#
+# Every step checks before it acts, so a second run costs a few seconds:
+#   1. Debian packages: docker.io (the engine), debootstrap (to build the image
+#      without a registry), python3-venv.
+#   2. The Python tools in .venv, pinned by requirements-dev.txt.
+#   3. A Docker daemon: started in the background when none answers.
+#   4. The test-host image: a Debian 12 root filesystem with systemd, built from
+#      Debian's packages, trusting this machine's CA bundle (pip inside the host
+#      needs it to reach PyPI through the same proxy as the controller).
+#
+# Source it (`. scripts/bootstrap.sh`) to get ROOT, VENV and TEST_HOST_IMAGE, or run it.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${DJANGO_STACK_VENV:-$ROOT/.venv}
+# Bump the tag when the recipe in build_image changes: hosts with the old image rebuild.
+TEST_HOST_IMAGE=${TEST_HOST_IMAGE:-django-stack/debian12-systemd:bookworm-2}
+export TEST_HOST_IMAGE
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+need_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "bootstrap: installing Debian packages and running dockerd needs root" >&2
+    exit 1
+  fi
+}
+
+install_packages() {
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  need_root
+  log "apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+install_python_tools() {
+  local stamp="$VENV/.requirements-dev.sha256"
+  local want
+  want=$(sha256sum "$ROOT/requirements-dev.txt" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return 0
+  fi
+  log "python tools into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -r "$ROOT/requirements-dev.txt"
+  echo "$want" >"$stamp"
+}
+
+start_dockerd() {
+  if docker info >/dev/null 2>&1; then
+    return 0
+  fi
+  need_root
+  log "starting dockerd (log: /var/log/dockerd.log)"
+  nohup dockerd >/var/log/dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  echo "bootstrap: dockerd did not answer within 60 s; see /var/log/dockerd.log" >&2
+  exit 1
+}
+
+# The controller's CA bundle, whatever the distribution calls it.
+ca_bundle() {
+  local f
+  for f in "${SSL_CERT_FILE:-}" /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt \
+    /etc/ssl/cert.pem; do
+    if [ -n "$f" ] && [ -s "$f" ]; then
+      echo "$f"
+      return 0
+    fi
+  done
+  return 1
+}
+
+build_image() {
+  if docker image inspect "$TEST_HOST_IMAGE" >/dev/null 2>&1; then
+    return 0
+  fi
+  need_root
+  log "building $TEST_HOST_IMAGE from Debian's packages (about a minute)"
+  local rootfs
+  rootfs=$(mktemp -d /var/tmp/django-stack-rootfs.XXXXXX)
+  if ! build_rootfs "$rootfs"; then
+    rm -rf "$rootfs"
+    echo "bootstrap: building the test-host image failed" >&2
+    exit 1
+  fi
+  tar -C "$rootfs" -c . | docker import -c 'CMD ["/lib/systemd/systemd"]' - "$TEST_HOST_IMAGE" >/dev/null
+  rm -rf "$rootfs"
+}
+
+# What a plain Debian 12 server has: systemd, python3 and sudo (Ansible's way to
+# become root or the app user), and nothing of the stack.
+build_rootfs() {
+  local rootfs=$1 bundle
+  debootstrap --variant=minbase \
+    --include=systemd,systemd-sysv,python3,dbus,ca-certificates,curl,procps,sudo \
+    bookworm "$rootfs" >/dev/null || return 1
+  if bundle=$(ca_bundle); then
+    # Trust what the controller trusts: pip inside the host reaches PyPI through
+    # the same TLS proxy, if there is one. Added next to Debian's own certificates.
+    install -m 0644 "$bundle" "$rootfs/usr/local/share/ca-certificates/controller-bundle.crt"
+    cat "$bundle" >>"$rootfs/etc/ssl/certs/ca-certificates.crt"
+  fi
+  # A container has no consoles to log in on, and these units only fail there.
+  chroot "$rootfs" systemctl mask getty.target systemd-firstboot.service \
+    systemd-remount-fs.service >/dev/null 2>&1 || true
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+}
+
+bootstrap() {
+  install_packages
+  install_python_tools
+  start_dockerd
+  build_image
+  export PATH="$VENV/bin:$PATH"
+  export ANSIBLE_CONFIG="$ROOT/ansible.cfg"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  bootstrap
+  log "ready: image $TEST_HOST_IMAGE, tools in $VENV"
+fi

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Starts (or reuses) a Debian 12 systemd test host as a container.
+#   scripts/test-host.sh NAME [PORT]   publishes the host's port 80 on 127.0.0.1:PORT
+# The flags are the ones that run systemd as PID 1 on this kind of machine
+# (see shared TEST-HOSTS notes: --privileged fails without CAP_SYS_RESOURCE).
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
+
+start_test_host() {
+  local name=$1 port=${2:-}
+  if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != "true" ]; then
+    docker rm -f "$name" >/dev/null 2>&1 || true
+    log "starting test host $name"
+    docker run -d --name "$name" --hostname "$name" \
+      --cap-add SYS_ADMIN --cgroupns=host \
+      -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
+      --stop-signal SIGRTMIN+3 \
+      ${port:+-p "127.0.0.1:$port:80"} \
+      "$TEST_HOST_IMAGE" /lib/systemd/systemd >/dev/null
+  fi
+  local state
+  for _ in $(seq 1 60); do
+    state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
+    case "$state" in running | degraded) return 0 ;; esac
+    sleep 1
+  done
+  echo "test host $name: systemd did not come up (state: ${state:-none})" >&2
+  return 1
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  bootstrap
+  start_test_host "$@"
+fi
