@@ -1,0 +1,81 @@
+"""Fixtures of the Molecule verify step, shared by every stack's scenario.
+
+Every request is sent from inside the test host to 127.0.0.1, through nginx,
+the way a user's browser would reach it (Host: 127.0.0.1).
+"""
+import json
+import os
+import shlex
+import time
+from dataclasses import dataclass, field
+
+import pytest
+import testinfra
+
+APP = "mysite"
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict = field(default_factory=dict)
+    body: str = ""
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def fetch(host, path, headers=None, timeout=15):
+    """GET http://127.0.0.1{path} inside the host; status 0 means no HTTP answer."""
+    cmd = ["curl", "-sS", "-i", "--max-time", str(timeout), f"http://127.0.0.1{path}"]
+    for name, value in (headers or {}).items():
+        cmd += ["-H", f"{name}: {value}"]
+    out = host.run(shlex.join(cmd))
+    if out.rc != 0:
+        return Response(status=0, body=out.stderr)
+    head, _, body = out.stdout.replace("\r\n", "\n").partition("\n\n")
+    lines = head.split("\n")
+    parsed = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        parsed.setdefault(name.strip().lower(), []).append(value.strip())
+    return Response(status=int(lines[0].split()[1]), headers=parsed, body=body)
+
+
+def wait_healthy(host, deadline_s=60):
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if fetch(host, "/healthz", timeout=5).status == 200:
+            return True
+        time.sleep(1)
+    return False
+
+
+def wsprobe(host, *args):
+    out = host.run(shlex.join(["wsprobe", *args]))
+    try:
+        return json.loads(out.stdout)
+    except ValueError:
+        return {"ok": False, "error": out.stdout + out.stderr}
+
+
+@pytest.fixture(scope="module")
+def host_vars():
+    """The scenario's inventory variables (mode, server) as Ansible sees them."""
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    name = f"django-stack-{os.environ['MOLECULE_SCENARIO_NAME']}"
+    host = testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}")
+    return host.ansible.get_variables()
+
+
+@pytest.fixture(scope="module")
+def stack(host_vars):
+    """Which stack the scenario deployed, and the units it must run."""
+    mode = host_vars.get("mode", "wsgi")
+    server = host_vars.get("server", "gunicorn")
+    units = {
+        ("wsgi", "gunicorn"): [f"{APP}-gunicorn.socket", f"{APP}-gunicorn.service",
+                               f"{APP}-websocket.socket", f"{APP}-websocket.service"],
+        ("asgi", "gunicorn"): [f"{APP}-gunicorn.socket", f"{APP}-gunicorn.service"],
+    }[(mode, server)]
+    return {"mode": mode, "server": server, "units": units}

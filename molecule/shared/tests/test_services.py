@@ -1,0 +1,60 @@
+"""The services of the stack: running, enabled, unprivileged, and its secrets kept."""
+import pytest
+
+from conftest import APP
+
+
+def test_nginx_and_redis_are_running_and_enabled(host):
+    for name in ("nginx", "redis-server"):
+        service = host.service(name)
+        assert service.is_running, name
+        assert service.is_enabled, name
+
+
+def test_stack_units_are_active_and_enabled(host, stack):
+    for unit in stack["units"]:
+        assert host.run(f"systemctl is-active {unit}").stdout.strip() == "active", unit
+        assert host.run(f"systemctl is-enabled {unit}").stdout.strip() == "enabled", unit
+
+
+def test_app_servers_run_as_the_app_user_not_root(host, stack):
+    services = [u for u in stack["units"] if u.endswith(".service")]
+    for unit in services:
+        main_pid = host.run(f"systemctl show -p MainPID --value {unit}").stdout.strip()
+        assert main_pid not in ("", "0"), unit
+        users = host.run(f"ps -o user= --pid {main_pid} --ppid {main_pid}").stdout.split()
+        assert len(users) >= 2, f"{unit}: expected a master and workers, got {users}"
+        assert set(users) == {APP}, f"{unit} runs as {users}"
+
+
+def test_sockets_let_nginx_in_and_nobody_else(host, stack):
+    for unit in stack["units"]:
+        if unit.endswith(".socket"):
+            sock = host.file(f"/run/{unit.removesuffix('.socket')}.sock")
+            assert sock.is_socket
+            assert sock.mode == 0o660
+            assert sock.group == "www-data"
+
+
+@pytest.mark.parametrize("path", [f"/etc/{APP}/env", f"/etc/{APP}/secret_key"])
+def test_secrets_are_not_world_readable(host, path):
+    secret = host.file(path)
+    assert secret.exists
+    assert secret.user == "root"
+    assert secret.group == APP
+    assert secret.mode == 0o640
+
+
+def test_the_app_cannot_change_its_own_code(host):
+    code = host.file(f"/srv/{APP}/app/{APP}/settings.py")
+    assert code.user == "root"
+    assert host.run(f"sudo -u {APP} test -w /srv/{APP}/app/{APP}/settings.py").rc != 0
+
+
+def test_rendered_files_say_they_are_managed(host, stack):
+    files = [f"/etc/nginx/sites-available/{APP}.conf", "/etc/nginx/nginx.conf",
+             f"/srv/{APP}/settings/deploy_settings.py", f"/etc/{APP}/env"]
+    files += [f"/etc/systemd/system/{unit}" for unit in stack["units"]]
+    for path in files:
+        header = host.file(path).content_string.splitlines()[:3]
+        assert any("Managed by Ansible" in line for line in header), path

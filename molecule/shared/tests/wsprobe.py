@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""WebSocket probe of the Molecule tests; runs inside the test host.
+
+    wsprobe echo URL TEXT
+        One round trip: sends TEXT, expects the same text back.
+    wsprobe chat URL [--want-pids N] [--max-sockets M]
+        Opens sockets to a chat room until N of them are served by different
+        processes (each socket's first frame names its pid), sends one message
+        from the first, and expects every one of the N to receive it.
+
+Prints one JSON object and exits 0 when the check passed, 1 when it did not.
+Every wait is bounded by --timeout. Needs the `websockets` package (Debian's
+python3-websockets).
+"""
+import argparse
+import asyncio
+import json
+import sys
+import uuid
+from urllib.parse import urlsplit
+
+import websockets
+
+
+def origin_of(url):
+    parts = urlsplit(url)
+    return ("https" if parts.scheme == "wss" else "http") + "://" + parts.netloc
+
+
+async def connect(url, timeout):
+    return await websockets.connect(url, origin=origin_of(url), open_timeout=timeout)
+
+
+async def echo(args):
+    ws = await connect(args.url, args.timeout)
+    try:
+        await ws.send(args.text)
+        received = await asyncio.wait_for(ws.recv(), args.timeout)
+    finally:
+        await ws.close()
+    return {"ok": received == args.text, "sent": args.text, "received": received}
+
+
+async def chat(args):
+    opened, by_pid = [], {}
+    try:
+        for _ in range(args.max_sockets):
+            ws = await connect(args.url, args.timeout)
+            opened.append(ws)
+            hello = json.loads(await asyncio.wait_for(ws.recv(), args.timeout))
+            by_pid.setdefault(hello["pid"], ws)
+            if len(by_pid) >= args.want_pids:
+                break
+        chosen = list(by_pid.items())[: args.want_pids]
+        message = "probe-" + uuid.uuid4().hex
+        await chosen[0][1].send(message)
+        received = {}
+        for pid, ws in chosen:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), args.timeout))
+            received[str(pid)] = frame
+        ok = len(chosen) >= args.want_pids and all(
+            frame.get("message") == message for frame in received.values()
+        )
+        return {
+            "ok": ok,
+            "pids": sorted(by_pid),
+            "sockets_opened": len(opened),
+            "message": message,
+            "received": received,
+        }
+    finally:
+        await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timeout", type=float, default=10.0)
+    sub = parser.add_subparsers(dest="check", required=True)
+    p_echo = sub.add_parser("echo")
+    p_echo.add_argument("url")
+    p_echo.add_argument("text")
+    p_chat = sub.add_parser("chat")
+    p_chat.add_argument("url")
+    p_chat.add_argument("--want-pids", type=int, default=2)
+    p_chat.add_argument("--max-sockets", type=int, default=40)
+    args = parser.parse_args(argv)
+    try:
+        result = asyncio.run({"echo": echo, "chat": chat}[args.check](args))
+    except Exception as exc:  # report any failure as a result, for the test to show
+        result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    print(json.dumps(result))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
