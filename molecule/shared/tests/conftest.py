@@ -6,6 +6,7 @@ the way a user's browser would reach it (Host: 127.0.0.1).
 import json
 import os
 import shlex
+import subprocess
 import time
 from dataclasses import dataclass, field
 
@@ -59,6 +60,16 @@ def wsprobe(host, *args):
         return {"ok": False, "error": out.stdout + out.stderr}
 
 
+def run_site(*extra):
+    """Run the real site.yml from the controller against this scenario's host."""
+    project = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+    return subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+         os.path.join(project, "site.yml"), *extra],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+
+
 @pytest.fixture(scope="module")
 def host_vars():
     """The scenario's inventory variables (mode, server) as Ansible sees them."""
@@ -68,14 +79,44 @@ def host_vars():
     return host.ansible.get_variables()
 
 
+GUNICORN = [f"{APP}-gunicorn.socket", f"{APP}-gunicorn.service"]
+WEBSOCKET = [f"{APP}-websocket.socket", f"{APP}-websocket.service"]
+SUPERVISOR = ["supervisor.service"]
+
+# For each stack: the units that must be active and enabled, and the units of
+# the other stacks, which must not run.
+STACKS = {
+    ("wsgi", "gunicorn"): {"units": GUNICORN + WEBSOCKET, "retired": SUPERVISOR},
+    ("asgi", "gunicorn"): {"units": GUNICORN, "retired": WEBSOCKET + SUPERVISOR},
+    ("asgi", "daphne"): {"units": SUPERVISOR, "retired": GUNICORN + WEBSOCKET},
+}
+
+
+def describe_stack(mode, server):
+    return {"mode": mode, "server": server, **STACKS[(mode, server)]}
+
+
+def app_server_processes(host, stack):
+    """(pid, user, command) of every app server process: masters and workers."""
+    if stack["server"] == "daphne":
+        pids = host.run("pgrep -f /venv/bin/daphne").stdout.split()
+    else:
+        pids = []
+        for unit in stack["units"]:
+            if unit.endswith(".service"):
+                main = host.run(f"systemctl show -p MainPID --value {unit}").stdout.strip()
+                children = host.run(f"pgrep -P {main}").stdout.split() if main not in ("", "0") else []
+                pids += [main, *children] if main not in ("", "0") else []
+    processes = []
+    for pid in pids:
+        out = host.run(f"ps -o user=,args= --pid {pid}").stdout.strip()
+        if out:
+            user, _, args = out.partition(" ")
+            processes.append((int(pid), user, args.strip()))
+    return processes
+
+
 @pytest.fixture(scope="module")
 def stack(host_vars):
-    """Which stack the scenario deployed, and the units it must run."""
-    mode = host_vars.get("mode", "wsgi")
-    server = host_vars.get("server", "gunicorn")
-    units = {
-        ("wsgi", "gunicorn"): [f"{APP}-gunicorn.socket", f"{APP}-gunicorn.service",
-                               f"{APP}-websocket.socket", f"{APP}-websocket.service"],
-        ("asgi", "gunicorn"): [f"{APP}-gunicorn.socket", f"{APP}-gunicorn.service"],
-    }[(mode, server)]
-    return {"mode": mode, "server": server, "units": units}
+    """Which stack the scenario deployed, and the units it must (not) run."""
+    return describe_stack(host_vars.get("mode", "wsgi"), host_vars.get("server", "gunicorn"))

@@ -18,6 +18,10 @@ def test_healthz_reports_the_deployed_stack(host, stack):
     assert health["mode"] == stack["mode"]
     assert health["server"] == stack["server"]
     assert health["debug"] is False
+    if stack["mode"] == "asgi":
+        # The ASGI servers trust nginx's X-Forwarded-For over the unix socket,
+        # so Django sees the client's address, not an empty peer.
+        assert health["client"] == "127.0.0.1"
 
 
 def test_sync_and_async_views_answer(host):
@@ -40,7 +44,7 @@ def test_stylesheet_is_served_with_cache_headers(host):
 def test_static_files_come_from_nginx_not_from_django(host, stack):
     """With every app server stopped, the stylesheet is still served; pages are not."""
     units = " ".join(stack["units"])
-    host.run(f"systemctl stop {units}")
+    assert host.run(f"systemctl stop {units}").rc == 0
     try:
         assert fetch(host, "/static/mysite/site.css").status == 200
         assert fetch(host, "/").status == 502

@@ -1,0 +1,49 @@
+"""Switching stacks on a running host: wsgi -> asgi -> daphne -> wsgi.
+
+After each switch only the chosen stack's services run, HTTP and WebSockets
+work through nginx, and the app's data (sqlite database, media) is untouched.
+Runs in the `switch` scenario only: it converges the host three more times.
+"""
+import os
+
+import pytest
+
+from conftest import APP, describe_stack, fetch, run_site, wsprobe
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("MOLECULE_SCENARIO_NAME") != "switch", reason="switch scenario only"
+)
+
+STEPS = [("asgi", "gunicorn"), ("asgi", "daphne"), ("wsgi", "gunicorn")]
+DATABASE = f"/var/lib/{APP}/db.sqlite3"
+MEDIA = f"/srv/{APP}/media/kept-across-switches.txt"
+
+
+def active(host, unit):
+    return host.run(f"systemctl is-active {unit}").stdout.strip() == "active"
+
+
+def test_switching_stacks_keeps_data_and_runs_only_the_chosen_services(host):
+    assert host.run(f"echo 'uploaded before the switches' > {MEDIA} && chown {APP}: {MEDIA}").rc == 0
+    database = host.run(f"sha256sum {DATABASE}").stdout
+
+    for mode, server in STEPS:
+        result = run_site("-e", f"mode={mode}", "-e", f"server={server}")
+        assert result.returncode == 0, result.stdout[-3000:]
+        stack = describe_stack(mode, server)
+
+        for unit in stack["units"]:
+            assert active(host, unit), f"{mode}/{server}: {unit} not active"
+        for unit in stack["retired"]:
+            assert not active(host, unit), f"{mode}/{server}: {unit} still active"
+        assert host.file(f"/etc/supervisor/conf.d/{APP}-daphne.conf").exists == (server == "daphne")
+
+        health = fetch(host, "/healthz").json()
+        assert (health["mode"], health["server"]) == (mode, server)
+        assert wsprobe(host, "echo", "ws://127.0.0.1/ws/echo/", mode + server)["ok"]
+        chat = wsprobe(host, "chat", f"ws://127.0.0.1/ws/chat/{mode}-{server}/")
+        assert chat["ok"], chat
+
+        media = fetch(host, "/media/kept-across-switches.txt")
+        assert (media.status, media.body) == (200, "uploaded before the switches\n")
+        assert host.run(f"sha256sum {DATABASE}").stdout == database
