@@ -81,14 +81,16 @@ def host_vars():
 
 GUNICORN = [f"{APP}-gunicorn.socket", f"{APP}-gunicorn.service"]
 WEBSOCKET = [f"{APP}-websocket.socket", f"{APP}-websocket.service"]
+UWSGI = [f"{APP}-uwsgi.socket", f"{APP}-uwsgi.service"]
 SUPERVISOR = ["supervisor.service"]
 
 # For each stack: the units that must be active and enabled, and the units of
 # the other stacks, which must not run.
 STACKS = {
-    ("wsgi", "gunicorn"): {"units": GUNICORN + WEBSOCKET, "retired": SUPERVISOR},
-    ("asgi", "gunicorn"): {"units": GUNICORN, "retired": WEBSOCKET + SUPERVISOR},
-    ("asgi", "daphne"): {"units": SUPERVISOR, "retired": GUNICORN + WEBSOCKET},
+    ("wsgi", "gunicorn"): {"units": GUNICORN + WEBSOCKET, "retired": UWSGI + SUPERVISOR},
+    ("wsgi", "uwsgi"): {"units": UWSGI + WEBSOCKET, "retired": GUNICORN + SUPERVISOR},
+    ("asgi", "gunicorn"): {"units": GUNICORN, "retired": WEBSOCKET + UWSGI + SUPERVISOR},
+    ("asgi", "daphne"): {"units": SUPERVISOR, "retired": GUNICORN + WEBSOCKET + UWSGI},
 }
 
 
@@ -99,7 +101,7 @@ def describe_stack(mode, server):
 def app_server_processes(host, stack):
     """(pid, user, command) of every app server process: masters and workers."""
     if stack["server"] == "daphne":
-        pids = host.run("pgrep -f /venv/bin/daphne").stdout.split()
+        pids = host.run("pgrep -f 'bin/daphne --endpoint'").stdout.split()
     else:
         pids = []
         for unit in stack["units"]:

@@ -14,7 +14,7 @@ WATCHED = "/etc/nginx /etc/systemd/system /etc/mysite /srv/mysite/settings /srv/
 
 CASES = {
     "impossible-pair": (["-e", "mode=asgi", "-e", "server=uwsgi"],
-                        ["mode=asgi with server=uwsgi", "Valid pairs", "wsgi/gunicorn, asgi/gunicorn, asgi/daphne"]),
+                        ["mode=asgi with server=uwsgi", "Valid pairs", "wsgi/gunicorn, wsgi/uwsgi, asgi/gunicorn, asgi/daphne"]),
     "unknown-mode": (["-e", "mode=fast"], ["mode", "wsgi", "asgi"]),
     "unknown-server": (["-e", "server=nginx-unit"], ["server", "gunicorn", "uwsgi", "daphne"]),
     "missing-src": (["-e", "django_app_src=/nonexistent/project"], ["django_app_src=/nonexistent/project"]),

@@ -1,4 +1,6 @@
 """Daphne under Supervisor: the three traps of the Channels recipe, each caught."""
+import time
+
 import pytest
 
 from conftest import APP, fetch, wait_healthy
@@ -14,6 +16,16 @@ def only_daphne(stack):
 
 def supervisor_status(host):
     return host.run(f"supervisorctl status '{PROGRAM}:*'").stdout.splitlines()
+
+
+def wait_all_running(host, deadline_s=30):
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        lines = supervisor_status(host)
+        if lines and all(" RUNNING " in line for line in lines):
+            return True
+        time.sleep(1)
+    return False
 
 
 def test_every_process_runs_on_the_socket_supervisor_hands_over(host):
@@ -50,19 +62,22 @@ def test_the_shared_socket_listens_on_loopback_only(host):
 
 
 def test_all_processes_share_the_one_socket_supervisor_owns(host):
-    pids = host.run("pgrep -f /venv/bin/daphne").stdout.split()
+    pids = host.run(f"pgrep -u {APP} -f 'bin/daphne --endpoint'").stdout.split()
     assert len(pids) >= 2
-    fd0 = {host.run(f"readlink /proc/{pid}/fd/0").stdout.strip() for pid in pids}
-    assert len(fd0) == 1 and fd0.pop().startswith("socket:[")
+    # Read as the app user: root in a test container lacks CAP_SYS_PTRACE, which
+    # /proc/PID/fd of another user's process requires.
+    fd0 = {host.run(f"sudo -u {APP} readlink /proc/{pid}/fd/0").stdout.strip() for pid in pids}
+    assert len(fd0) == 1, fd0
+    shared = fd0.pop()
+    assert shared.startswith("socket:["), shared
     supervisord = host.run("systemctl show -p MainPID --value supervisor").stdout.strip()
-    owner_fds = host.run(f"ls -l /proc/{supervisord}/fd").stdout
-    assert host.run(f"readlink /proc/{pids[0]}/fd/0").stdout.strip() in owner_fds
+    assert shared in host.run(f"ls -l /proc/{supervisord}/fd").stdout
 
 
 def test_processes_come_back_after_supervisor_restarts(host):
     assert host.run("systemctl restart supervisor").rc == 0
+    assert wait_all_running(host)
     assert wait_healthy(host)
-    assert all(" RUNNING " in line for line in supervisor_status(host))
     assert fetch(host, "/healthz").json()["server"] == "daphne"
 
 

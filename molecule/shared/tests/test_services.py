@@ -64,3 +64,23 @@ def test_rendered_files_say_they_are_managed(host, stack):
     for path in files:
         header = host.file(path).content_string.splitlines()[:3]
         assert any("Managed by Ansible" in line for line in header), path
+
+
+def app_server_timeout(host, stack):
+    """The app server's own request timeout, read from its rendered configuration."""
+    if stack["server"] == "daphne":
+        config = host.file(f"/etc/supervisor/conf.d/{APP}-daphne.conf").content_string
+        return int(config.split("--http-timeout ")[1].split()[0])
+    key, path = {"gunicorn": ("timeout = ", f"/etc/{APP}/{APP}-gunicorn.conf.py"),
+                 "uwsgi": ("harakiri = ", f"/etc/{APP}/{APP}-uwsgi.ini")}[stack["server"]]
+    config = host.file(path).content_string
+    return int(config.split("\n" + key)[1].split()[0])
+
+
+def test_nginx_waits_longer_than_the_app_server(host, stack):
+    """Otherwise users get nginx's 504 while the app is still working (or hung forever)."""
+    site = host.file(f"/etc/nginx/sites-available/{APP}.conf").content_string
+    app_location = site.split("location / {")[1]
+    directive = "uwsgi_read_timeout " if stack["server"] == "uwsgi" else "proxy_read_timeout "
+    nginx_timeout = int(app_location.split(directive)[1].split("s;")[0])
+    assert nginx_timeout > app_server_timeout(host, stack)

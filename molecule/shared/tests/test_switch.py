@@ -1,8 +1,8 @@
-"""Switching stacks on a running host: wsgi -> asgi -> daphne -> wsgi.
+"""Switching stacks on a running host: wsgi -> asgi -> daphne -> uwsgi -> wsgi.
 
 After each switch only the chosen stack's services run, HTTP and WebSockets
 work through nginx, and the app's data (sqlite database, media) is untouched.
-Runs in the `switch` scenario only: it converges the host three more times.
+Runs in the `switch` scenario only: it converges the host four more times.
 """
 import os
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(
     os.environ.get("MOLECULE_SCENARIO_NAME") != "switch", reason="switch scenario only"
 )
 
-STEPS = [("asgi", "gunicorn"), ("asgi", "daphne"), ("wsgi", "gunicorn")]
+STEPS = [("asgi", "gunicorn"), ("asgi", "daphne"), ("wsgi", "uwsgi"), ("wsgi", "gunicorn")]
 DATABASE = f"/var/lib/{APP}/db.sqlite3"
 MEDIA = f"/srv/{APP}/media/kept-across-switches.txt"
 
