@@ -84,3 +84,15 @@ def test_nginx_waits_longer_than_the_app_server(host, stack):
     directive = "uwsgi_read_timeout " if stack["server"] == "uwsgi" else "proxy_read_timeout "
     nginx_timeout = int(app_location.split(directive)[1].split("s;")[0])
     assert nginx_timeout > app_server_timeout(host, stack)
+
+
+@pytest.mark.parametrize("limit", [2.0])
+def test_app_server_units_are_hardened(host, stack, limit):
+    """`systemd-analyze security` exposure of every unit the project renders for an app server."""
+    units = [u for u in stack["units"] if u.startswith(APP) and u.endswith(".service")]
+    if not units:
+        pytest.skip("Daphne runs under Debian's supervisor.service")
+    for unit in units:
+        verdict = host.run(f"systemd-analyze security {unit}").stdout.strip().splitlines()[-1]
+        score = float(verdict.split("exposure level for")[1].split(":")[1].split()[0])
+        assert score <= limit, verdict
