@@ -19,9 +19,19 @@ def workers(host):
     return main, set(host.run(f"pgrep -P {main}").stdout.split())
 
 
+def restarts(host):
+    return host.run(f"systemctl show -p NRestarts --value {NAME}.service").stdout.strip()
+
+
 def test_a_reload_under_load_drops_no_request(host):
-    """300 requests, bounded in time, while `systemctl reload` replaces every worker."""
+    """300 requests, bounded in time, while `systemctl reload` replaces every worker.
+
+    A reload that crashed the master would be hidden by the socket queueing
+    requests while systemd restarts it: the master's PID and systemd's restart
+    counter must stay as they were.
+    """
     main_before, workers_before = workers(host)
+    restarts_before = restarts(host)
     out = host.run(
         "( for i in $(seq 1 300); do curl -s -o /dev/null -w '%{http_code}\\n' --max-time 20 "
         "'http://127.0.0.1/sync/?ms=5'; done > /tmp/codes ) & "
@@ -32,6 +42,7 @@ def test_a_reload_under_load_drops_no_request(host):
     assert counts == {"200": 300}, counts
     main_after, workers_after = workers(host)
     assert main_after == main_before, "the master must survive a reload"
+    assert restarts(host) == restarts_before, "the reload crashed the service"
     assert workers_after and not workers_after & workers_before, "every worker is new"
 
 
