@@ -118,6 +118,17 @@ def app_server_processes(host, stack):
     return processes
 
 
+def only_for_server(server):
+    """An autouse fixture for a test module that concerns one server only."""
+
+    @pytest.fixture(autouse=True)
+    def only(stack):
+        if stack["server"] != server:
+            pytest.skip(f"{server} stack only")
+
+    return only
+
+
 @pytest.fixture(scope="module")
 def stack(host_vars):
     """Which stack the scenario deployed, and the units it must (not) run."""

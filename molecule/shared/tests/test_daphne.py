@@ -1,17 +1,13 @@
 """Daphne under Supervisor: the three traps of the Channels recipe, each caught."""
 import time
 
-import pytest
 
-from conftest import APP, fetch, wait_healthy
+from conftest import APP, fetch, only_for_server, wait_healthy
 
 PROGRAM = f"{APP}-daphne"
 
 
-@pytest.fixture(autouse=True)
-def only_daphne(stack):
-    if stack["server"] != "daphne":
-        pytest.skip("Daphne stack only")
+only_daphne = only_for_server("daphne")
 
 
 def supervisor_status(host):

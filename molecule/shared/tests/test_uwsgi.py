@@ -1,17 +1,11 @@
 """uWSGI: its stats stay local and workers recycle apart (reloads: test_reload.py)."""
 import json
 
-import pytest
 
-from conftest import APP, fetch
+from conftest import APP, fetch, only_for_server
 
 NAME = f"{APP}-uwsgi"
-
-
-@pytest.fixture(autouse=True)
-def only_uwsgi(stack):
-    if stack["server"] != "uwsgi":
-        pytest.skip("uWSGI stack only")
+only_uwsgi = only_for_server("uwsgi")
 
 
 def test_stats_are_served_on_a_local_unix_socket_only(host):
