@@ -1,7 +1,6 @@
 """Daphne under Supervisor: the three traps of the Channels recipe, each caught."""
 import time
 
-
 from conftest import APP, fetch, only_for_server, wait_healthy
 
 PROGRAM = f"{APP}-daphne"
@@ -57,17 +56,29 @@ def test_the_shared_socket_listens_on_loopback_only(host):
     assert sockets == {"0100007F"}, sockets  # 127.0.0.1, little-endian hex
 
 
+def socket_inodes(host, pid, as_user="root"):
+    """Inodes of the sockets a process holds open (read as the process's own user:
+    root in a test container lacks CAP_SYS_PTRACE, which another user's fds need)."""
+    links = host.run(f"sudo -u {as_user} find /proc/{pid}/fd -type l -lname 'socket:*' -printf '%l\\n'").stdout
+    return {link[len("socket:["):-1] for link in links.split()}
+
+
 def test_all_processes_share_the_one_socket_supervisor_owns(host):
+    """The listening socket on 127.0.0.1:8001 is open in supervisord and in every process.
+
+    (Twisted duplicates fd 0 when it adopts it and closes fd 0 itself, so the
+    socket is found by its inode, not by its descriptor number.)
+    """
+    rows = [r.split() for r in host.run("cat /proc/net/tcp").stdout.splitlines()[1:]]
+    listening = {r[9] for r in rows if r[1] == "0100007F:1F41" and r[3] == "0A"}
+    assert len(listening) == 1, rows
+    inode = listening.pop()
+    supervisord = host.run("systemctl show -p MainPID --value supervisor").stdout.strip()
+    assert inode in socket_inodes(host, supervisord)
     pids = host.run(f"pgrep -u {APP} -f 'bin/daphne --endpoint'").stdout.split()
     assert len(pids) >= 2
-    # Read as the app user: root in a test container lacks CAP_SYS_PTRACE, which
-    # /proc/PID/fd of another user's process requires.
-    fd0 = {host.run(f"sudo -u {APP} readlink /proc/{pid}/fd/0").stdout.strip() for pid in pids}
-    assert len(fd0) == 1, fd0
-    shared = fd0.pop()
-    assert shared.startswith("socket:["), shared
-    supervisord = host.run("systemctl show -p MainPID --value supervisor").stdout.strip()
-    assert shared in host.run(f"ls -l /proc/{supervisord}/fd").stdout
+    for pid in pids:
+        assert inode in socket_inodes(host, pid, as_user=APP), pid
 
 
 def test_processes_come_back_after_supervisor_restarts(host):
