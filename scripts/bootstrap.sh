@@ -3,7 +3,7 @@
 #
 # Every step checks before it acts, so a second run costs a few seconds:
 #   1. Debian packages: docker.io (the engine), debootstrap (to build the image
-#      without a registry), python3-venv.
+#      without a registry), rsync (the roles copy a project with it), python3-venv.
 #   2. The Python tools in .venv, pinned by requirements-dev.txt.
 #   3. A Docker daemon: started in the background when none answers.
 #   4. The test-host image: a Debian 12 root filesystem with systemd, built from
@@ -32,6 +32,7 @@ install_packages() {
   local missing=()
   command -v dockerd >/dev/null || missing+=(docker.io)
   command -v debootstrap >/dev/null || missing+=(debootstrap)
+  command -v rsync >/dev/null || missing+=(rsync)
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
   [ ${#missing[@]} -eq 0 ] && return 0
   need_root
