@@ -20,6 +20,10 @@ CASES = {
     "missing-src": (["-e", "django_app_src=/nonexistent/project"], ["django_app_src=/nonexistent/project"]),
     "wildcard-host": (["-e", '{"django_app_allowed_hosts": ["*"]}'], ["django_app_allowed_hosts"]),
     "zero-workers": (["-e", "django_stack_sync_workers=0"], ["django_stack_sync_workers=0", ">= 1"]),
+    # Passes every check before the roles run, so the nginx role renders it: the
+    # candidate must fail nginx -t and leave the live site (and nginx) as they were.
+    "invalid-nginx-config": (["-e", '{"nginx_client_max_body_size": "ten megabytes"}'],
+                             ["client_max_body_size", "nginx.conf test failed"]),
 }
 
 
