@@ -5,8 +5,10 @@ then checks, file by file, that the host holds the same bytes (one source of
 truth: the templates in templates/), that nginx accepts the rendered nginx
 files, and that systemd accepts the rendered units.
 """
+import base64
 import os
 import pathlib
+import shlex
 import subprocess
 
 import pytest
@@ -31,15 +33,16 @@ def rendered(host, stack, tmp_path_factory):
 
 def copy_into_host(host, files, target):
     """Copies rendered files into the host under `target` (a test-only directory)."""
-    name = host.backend.name
-    host.run(f"rm -rf {target} && mkdir -p {target}")
+    assert host.run(f"rm -rf {target} && mkdir -p {target}").rc == 0
     for relative, path in files.items():
-        host.run(f"mkdir -p {target}/{os.path.dirname(relative)}")
-        subprocess.run(["docker", "cp", str(path), f"{name}:{target}/{relative}"], check=True)
+        dest = shlex.quote(f"{target}/{relative}")
+        data = base64.b64encode(path.read_bytes()).decode()
+        out = host.run(f"mkdir -p $(dirname {dest}) && echo {data} | base64 -d > {dest}")
+        assert out.rc == 0, out.stderr
 
 
 def test_the_host_holds_exactly_what_render_produces(host, rendered):
-    assert len(rendered) >= 8
+    assert len(rendered) >= 6
     for relative, path in rendered.items():
         deployed = host.file("/" + relative)
         assert deployed.exists, relative
