@@ -79,13 +79,13 @@ def test_echo_fails_when_nothing_listens(capsys):
 
 
 def test_chat_passes_when_two_processes_share_the_room(capsys):
-    assert run_probe(chat_room([101, 102]), "chat") == 0
+    assert run_probe(chat_room([101, 102]), "chat", "--interval", "0") == 0
     result = json.loads(capsys.readouterr().out)
     assert result["pids"] == [101, 102]
 
 
 def test_chat_fails_when_every_socket_lands_on_one_process(capsys):
-    assert run_probe(chat_room([101]), "chat", "--max-sockets", "5") == 1
+    assert run_probe(chat_room([101]), "chat", "--max-sockets", "5", "--interval", "0") == 1
     result = json.loads(capsys.readouterr().out)
     assert result["pids"] == [101] and result["sockets_opened"] == 5
 
@@ -111,3 +111,10 @@ def test_chat_fails_when_messages_do_not_cross_processes(capsys):
 def test_origin_matches_the_url(url):
     expected = {"ws": "http", "wss": "https"}[url.split(":")[0]]
     assert wsprobe.origin_of(url).startswith(expected + "://")
+
+
+def test_chat_waits_for_a_second_process_that_comes_late(capsys):
+    """The first sockets all land on one process, as after a restart; later ones do not."""
+    assert run_probe(chat_room([101] * 8 + [102]), "chat", "--interval", "0.01") == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["pids"] == [101, 102] and result["sockets_opened"] == 9

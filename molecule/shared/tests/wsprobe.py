@@ -3,10 +3,12 @@
 
     wsprobe echo URL TEXT
         One round trip: sends TEXT, expects the same text back.
-    wsprobe chat URL [--want-pids N] [--max-sockets M]
-        Opens sockets to a chat room until N of them are served by different
-        processes (each socket's first frame names its pid), sends one message
-        from the first, and expects every one of the N to receive it.
+    wsprobe chat URL [--want-pids N] [--max-sockets M] [--interval S]
+        Opens sockets to a chat room, S seconds apart (at most M of them), until
+        N are served by different processes (each socket's first frame names its
+        pid), sends one message from the first, and expects every one of the N
+        to receive it. The spacing gives workers still loading the app after a
+        restart the time to start accepting.
 
 Prints one JSON object and exits 0 when the check passed, 1 when it did not.
 Every wait is bounded by --timeout. Needs the `websockets` package (Debian's
@@ -51,6 +53,7 @@ async def chat(args):
             by_pid.setdefault(hello["pid"], ws)
             if len(by_pid) >= args.want_pids:
                 break
+            await asyncio.sleep(args.interval)
         chosen = list(by_pid.items())[: args.want_pids]
         message = "probe-" + uuid.uuid4().hex
         await chosen[0][1].send(message)
@@ -82,7 +85,8 @@ def main(argv=None):
     p_chat = sub.add_parser("chat")
     p_chat.add_argument("url")
     p_chat.add_argument("--want-pids", type=int, default=2)
-    p_chat.add_argument("--max-sockets", type=int, default=40)
+    p_chat.add_argument("--max-sockets", type=int, default=100)
+    p_chat.add_argument("--interval", type=float, default=0.1)
     args = parser.parse_args(argv)
     try:
         result = asyncio.run({"echo": echo, "chat": chat}[args.check](args))
