@@ -17,7 +17,8 @@ from conftest import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
 STACKS = ["wsgi-gunicorn", "wsgi-uwsgi", "asgi-gunicorn", "asgi-daphne"]
-SIZES = {"2cpu-2g": (2, 2048), "16cpu-32g": (16, 32768)}
+# Host sizes; the large host also serves HTTPS, so both kinds of site are covered.
+SIZES = {"2cpu-2g": (2, 2048, []), "16cpu-32g-tls": (16, 32768, ["-e", "nginx_tls_enabled=true"])}
 CASES = [(stack, size) for stack in STACKS for size in SIZES]
 
 
@@ -41,9 +42,9 @@ def rendered(tmp_path_factory):
     def one(case):
         stack, size = case
         mode, server = stack.split("-")
-        cpus, memory = SIZES[size]
+        cpus, memory, extra = SIZES[size]
         result = render(top / stack / size, "-e", f"mode={mode}", "-e", f"server={server}",
-                        "-e", f"render_cpus={cpus}", "-e", f"render_memory_mb={memory}")
+                        "-e", f"render_cpus={cpus}", "-e", f"render_memory_mb={memory}", *extra)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr
         return case, top / stack / size
 
@@ -82,8 +83,8 @@ def test_worker_counts_follow_the_host_size(rendered):
         text = files_under(rendered[(stack, size)])["etc/mysite/mysite-gunicorn.conf.py"]
         return int(text.split("\nworkers = ")[1].split()[0])
 
-    assert (workers("wsgi-gunicorn", "2cpu-2g"), workers("wsgi-gunicorn", "16cpu-32g")) == (5, 33)
-    assert (workers("asgi-gunicorn", "2cpu-2g"), workers("asgi-gunicorn", "16cpu-32g")) == (2, 16)
+    assert (workers("wsgi-gunicorn", "2cpu-2g"), workers("wsgi-gunicorn", "16cpu-32g-tls")) == (5, 33)
+    assert (workers("asgi-gunicorn", "2cpu-2g"), workers("asgi-gunicorn", "16cpu-32g-tls")) == (2, 16)
 
 
 def test_every_file_says_it_is_managed_and_names_its_variables(rendered):

@@ -1,7 +1,9 @@
 """Fixtures of the Molecule verify step, shared by every stack's scenario.
 
 Every request is sent from inside the test host to 127.0.0.1, through nginx,
-the way a user's browser would reach it (Host: 127.0.0.1).
+the way a user's browser would reach it: http://127.0.0.1, or with TLS on
+https://localhost (resolved to 127.0.0.1), trusting only the site's own
+self-signed certificate.
 """
 import json
 import os
@@ -14,6 +16,21 @@ import pytest
 import testinfra
 
 APP = "mysite"
+# Set from the scenario's variables before any test runs (see `site`).
+SITE = {"tls": False}
+CA_FILE = f"/etc/nginx/tls/{APP}.crt"
+
+
+def site_url(path, scheme="http"):
+    """The URL a user reaches `path` at; scheme "ws" gives the WebSocket URL."""
+    if SITE["tls"]:
+        return f"{scheme}s://localhost{path}"
+    return f"{scheme}://127.0.0.1{path}"
+
+
+def curl_options():
+    """curl options that reach the site: the CA of its certificate, when TLS is on."""
+    return ["--cacert", CA_FILE, "--resolve", "localhost:443:127.0.0.1"] if SITE["tls"] else []
 
 
 @dataclass
@@ -27,8 +44,8 @@ class Response:
 
 
 def fetch(host, path, headers=None, timeout=15):
-    """GET http://127.0.0.1{path} inside the host; status 0 means no HTTP answer."""
-    cmd = ["curl", "-sS", "-i", "--max-time", str(timeout), f"http://127.0.0.1{path}"]
+    """GET site_url(path) over HTTP/1.1 inside the host; status 0 means no HTTP answer."""
+    cmd = ["curl", "-sS", "-i", "--http1.1", "--max-time", str(timeout), *curl_options(), site_url(path)]
     for name, value in (headers or {}).items():
         cmd += ["-H", f"{name}: {value}"]
     out = host.run(shlex.join(cmd))
@@ -53,7 +70,8 @@ def wait_healthy(host, deadline_s=60):
 
 
 def wsprobe(host, *args):
-    out = host.run(shlex.join(["wsprobe", *args]))
+    tls = ["--cafile", CA_FILE] if SITE["tls"] else []
+    out = host.run(shlex.join(["wsprobe", *tls, *args]))
     try:
         return json.loads(out.stdout)
     except ValueError:
@@ -67,10 +85,12 @@ def run_site(*extra):
         ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
          os.path.join(project, "site.yml"), *extra],
         capture_output=True, text=True, timeout=600, check=False,
+        # JSON results: messages are not re-wrapped or re-quoted as YAML would.
+        env={**os.environ, "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"},
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def host_vars():
     """The scenario's inventory variables (mode, server) as Ansible sees them."""
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
@@ -133,3 +153,10 @@ def only_for_server(server):
 def stack(host_vars):
     """Which stack the scenario deployed, and the units it must (not) run."""
     return describe_stack(host_vars.get("mode", "wsgi"), host_vars.get("server", "gunicorn"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def site(host_vars):
+    """Whether the scenario serves the site over TLS; fetch and wsprobe follow it."""
+    SITE["tls"] = bool(host_vars.get("nginx_tls_enabled", False))
+    return SITE

@@ -2,46 +2,134 @@
 
 Each case runs the real playbook (site.yml) from the controller against this
 scenario's host, with one wrong value, and checks: a non-zero exit, a message
-naming the variable and what would be valid, and the host exactly as before
-(same configuration files, the app still answering).
+naming the variable and what would be valid, nothing reported changed, and the
+host exactly as before (same configuration files, the app still answering).
+The cases run a few at a time: none of them may change the host, so the
+checksum of everything the roles write is taken before and after all of them.
 """
+import concurrent.futures
+import os
+import pathlib
+import shutil
+
 import pytest
 
 from conftest import fetch, run_site
 
 # Everything the roles write lives here; a checksum of it tells whether anything changed.
-WATCHED = "/etc/nginx /etc/systemd/system /etc/mysite /srv/mysite/settings /srv/mysite/app"
+WATCHED = ("/etc/nginx /etc/systemd/system /etc/supervisor /etc/mysite /srv/mysite/settings "
+           "/srv/mysite/app /etc/sysctl.d")
 
-CASES = {
-    "impossible-pair": (["-e", "mode=asgi", "-e", "server=uwsgi"],
-                        ["mode=asgi with server=uwsgi", "Valid pairs", "wsgi/gunicorn, wsgi/uwsgi, asgi/gunicorn, asgi/daphne"]),
-    "unknown-mode": (["-e", "mode=fast"], ["mode", "wsgi", "asgi"]),
-    "unknown-server": (["-e", "server=nginx-unit"], ["server", "gunicorn", "uwsgi", "daphne"]),
-    "missing-src": (["-e", "django_app_src=/nonexistent/project"], ["django_app_src=/nonexistent/project"]),
-    "wildcard-host": (["-e", '{"django_app_allowed_hosts": ["*"]}'], ["django_app_allowed_hosts"]),
-    "zero-workers": (["-e", "django_stack_sync_workers=0"], ["django_stack_sync_workers=0", ">= 1"]),
-    # Passes every check before the roles run, so the nginx role renders it: the
-    # candidate must fail nginx -t and leave the live site (and nginx) as they were.
-    "invalid-nginx-config": (["-e", '{"nginx_client_max_body_size": "ten megabytes"}'],
-                             ["client_max_body_size", "nginx.conf test failed"]),
-}
+
+# One test per case (the table itself needs a temporary directory).
+CASE_NAMES = [
+    "impossible-pair", "unknown-mode", "unknown-server", "zero-workers", "negative-workers",
+    "threads-not-a-number", "memory-budget-zero", "missing-src", "missing-settings-module",
+    "unimportable-settings", "missing-requirements", "broken-requirements", "bad-app-name",
+    "missing-python", "websockets-not-a-bool", "wildcard-host", "no-host", "static-url-without-slashes",
+    "websocket-path-without-slash", "port-out-of-range", "port-taken-by-https", "missing-certificate",
+    "key-readable-by-all", "invalid-nginx-config",
+]
+
+
+def broken_project(tmp, name, relative, text):
+    """A copy of the demo project with one file replaced."""
+    demo = pathlib.Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "demo"
+    copy = tmp / name
+    shutil.copytree(demo, copy, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
+    (copy / relative).write_text(text, encoding="utf-8")
+    return str(copy)
+
+
+def cases(tmp):
+    """name: (extra ansible-playbook arguments, texts the output must contain)."""
+    syntax_error = broken_project(tmp, "syntax-error", "mysite/settings.py", "DEBUG = (\n")
+    bad_requirements = broken_project(tmp, "bad-requirements", "requirements.txt", "Django>=5.0\nchannels>>=4\n")
+    tls = ["-e", "nginx_tls_enabled=true", "-e", "nginx_tls_self_signed=false"]
+    return {
+        # The stack
+        "impossible-pair": (["-e", "mode=asgi", "-e", "server=uwsgi"],
+                            ["mode=asgi with server=uwsgi", "Valid pairs",
+                             "wsgi/gunicorn, wsgi/uwsgi, asgi/gunicorn, asgi/daphne"]),
+        "unknown-mode": (["-e", "mode=fast"], ["mode", "wsgi", "asgi"]),
+        "unknown-server": (["-e", "server=nginx-unit"], ["server", "gunicorn", "uwsgi", "daphne"]),
+        # Worker counts and their budgets
+        "zero-workers": (["-e", "django_stack_sync_workers=0"], ["django_stack_sync_workers=0", ">= 1"]),
+        "negative-workers": (["-e", "django_stack_async_workers=-2"], ["django_stack_async_workers=-2", ">= 1"]),
+        "threads-not-a-number": (["-e", "django_stack_uwsgi_threads=many"], ["django_stack_uwsgi_threads", "int"]),
+        "memory-budget-zero": (["-e", "django_stack_worker_memory_mb=0"],
+                               ["django_stack_worker_memory_mb >= 1"]),
+        # The project
+        "missing-src": (["-e", "django_app_src=/nonexistent/project"], ["django_app_src=/nonexistent/project"]),
+        "missing-settings-module": (["-e", "django_app_settings_module=mysite.production"],
+                                    ["django_app_settings_module=mysite.production", "mysite/production.py"]),
+        "unimportable-settings": (["-e", f"django_app_src={syntax_error}"],
+                                  ["django_app_settings_module=mysite.settings cannot be imported",
+                                   "settings.py line 1"]),
+        "missing-requirements": (["-e", "django_app_requirements=requirements/production.txt"],
+                                 ["django_app_requirements=requirements/production.txt"]),
+        "broken-requirements": (["-e", f"django_app_src={bad_requirements}"],
+                                ["django_app_requirements=requirements.txt", "line 2: channels>>=4", "PEP 508"]),
+        "bad-app-name": (["-e", "django_app_name=My Site"], ["django_app_name=My Site", "lower-case letters"]),
+        "missing-python": (["-e", "django_app_python=/usr/bin/python9"], ["django_app_python=/usr/bin/python9"]),
+        "websockets-not-a-bool": (["-e", "django_app_websockets=maybe"], ["django_app_websockets", "bool"]),
+        # Host names and URLs
+        "wildcard-host": (["-e", '{"django_app_allowed_hosts": ["*"]}'], ["django_app_allowed_hosts", "not '*'"]),
+        "no-host": (["-e", '{"django_app_allowed_hosts": []}'], ["django_app_allowed_hosts", "at least one host"]),
+        "static-url-without-slashes": (["-e", "django_app_static_url=static"],
+                                       ["django_app_static_url", "start and end with '/'"]),
+        "websocket-path-without-slash": (["-e", "django_app_websocket_path=/ws"],
+                                         ["django_app_websocket_path", "start and end with '/'"]),
+        # Ports
+        "port-out-of-range": (["-e", "nginx_listen_port=70000"], ["nginx_listen_port=70000", "1 to 65535"]),
+        "port-taken-by-https": (["-e", "django_stack_daphne_port=443"], ["django_stack_daphne_port=443", "distinct"]),
+        # TLS
+        "missing-certificate": (tls + ["-e", "nginx_tls_certificate=/etc/ssl/private/none.crt"],
+                                ["nginx_tls_certificate=/etc/ssl/private/none.crt", "nginx_tls_self_signed=true"]),
+        "key-readable-by-all": (tls + ["-e", "nginx_tls_certificate=/etc/hostname",
+                                       "-e", "nginx_tls_certificate_key=/etc/hostname"],
+                                ["nginx_tls_certificate_key=/etc/hostname", "readable by root only"]),
+        # Passes every check before the roles run, so the nginx role renders it: the
+        # candidate must fail nginx -t and leave the live site (and nginx) as they were.
+        "invalid-nginx-config": (["-e", '{"nginx_client_max_body_size": "ten megabytes"}'],
+                                 ["client_max_body_size", "nginx.conf test failed"]),
+    }
 
 
 def snapshot(host):
-    out = host.run(f"find {WATCHED} -type f -exec sha256sum {{}} + | sort")
-    assert out.rc == 0, out.stderr
+    out = host.run(f"find {WATCHED} -type f -exec sha256sum {{}} + 2>/dev/null | sort")
+    assert out.stdout, out.stderr
     return out.stdout
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_fails_early_and_changes_nothing(host, case):
-    extra, expected = CASES[case]
+@pytest.fixture(scope="module")
+def runs(host, tmp_path_factory):
+    """Every case run once; the host's files before and after all of them."""
+    table = cases(tmp_path_factory.mktemp("projects"))
     before = snapshot(host)
-    result = run_site(*extra)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        futures = {name: pool.submit(run_site, *extra) for name, (extra, _) in table.items()}
+        results = {name: future.result() for name, future in futures.items()}
+    return {"table": table, "results": results, "before": before, "after": snapshot(host)}
+
+
+def test_there_are_at_least_twenty_distinct_cases(runs):
+    assert sorted(runs["table"]) == sorted(CASE_NAMES)
+    assert len(set(CASE_NAMES)) >= 20
+
+
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_bad_input_fails_early_and_names_the_variable(runs, case):
+    _, expected = runs["table"][case]
+    result = runs["results"][case]
+    # Messages are matched with their line breaks folded into spaces.
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, output[-3000:]
     for text in expected:
         assert text in output, f"{text!r} missing from:\n{output[-3000:]}"
     assert "changed=0" in output, output[-2000:]
-    assert snapshot(host) == before
+
+
+def test_the_host_is_left_exactly_as_it_was(host, runs):
+    assert runs["after"] == runs["before"]
     assert fetch(host, "/healthz").status == 200

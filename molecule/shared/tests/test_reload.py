@@ -6,9 +6,11 @@ connections. A reload that crashed the master would be hidden by that queue
 while systemd restarts it, so the master's PID and systemd's restart counter
 must stay as they were.
 """
+import shlex
+
 import pytest
 
-from conftest import APP
+from conftest import APP, curl_options, site_url
 
 
 @pytest.fixture
@@ -32,7 +34,8 @@ def test_a_reload_under_load_drops_no_request(host, unit):
     workers_before = workers(host, main_before)
     out = host.run(
         "( for i in $(seq 1 300); do curl -s -o /dev/null -w '%{http_code}\\n' --max-time 20 "
-        "'http://127.0.0.1/sync/?ms=5'; done > /tmp/codes ) & "
+        + shlex.join([*curl_options(), site_url("/sync/?ms=5")])
+        + "; done > /tmp/codes ) & "
         f"sleep 1; systemctl reload {unit}; wait; sort /tmp/codes | uniq -c"
     )
     assert out.rc == 0, out.stderr

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from conftest import APP, describe_stack, fetch, run_site, wsprobe
+from conftest import APP, describe_stack, fetch, run_site, site_url, wsprobe
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("MOLECULE_SCENARIO_NAME") != "switch", reason="switch scenario only"
@@ -40,8 +40,8 @@ def test_switching_stacks_keeps_data_and_runs_only_the_chosen_services(host):
 
         health = fetch(host, "/healthz").json()
         assert (health["mode"], health["server"]) == (mode, server)
-        assert wsprobe(host, "echo", "ws://127.0.0.1/ws/echo/", mode + server)["ok"]
-        chat = wsprobe(host, "chat", f"ws://127.0.0.1/ws/chat/{mode}-{server}/")
+        assert wsprobe(host, "echo", site_url("/ws/echo/", "ws"), mode + server)["ok"]
+        chat = wsprobe(host, "chat", site_url(f"/ws/chat/{mode}-{server}/", "ws"))
         assert chat["ok"], chat
 
         media = fetch(host, "/media/kept-across-switches.txt")

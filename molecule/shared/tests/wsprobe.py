@@ -3,6 +3,8 @@
 
     wsprobe echo URL TEXT
         One round trip: sends TEXT, expects the same text back.
+    wsprobe [--cafile CA] [--timeout S] echo|chat ...
+        wss:// URLs are verified against CA (the system's CAs without it).
     wsprobe chat URL [--want-pids N] [--max-sockets M] [--interval S]
         Opens sockets to a chat room, S seconds apart (at most M of them), until
         N are served by different processes (each socket's first frame names its
@@ -17,6 +19,7 @@ python3-websockets).
 import argparse
 import asyncio
 import json
+import ssl
 import sys
 import uuid
 from urllib.parse import urlsplit
@@ -29,8 +32,12 @@ def origin_of(url):
     return ("https" if parts.scheme == "wss" else "http") + "://" + parts.netloc
 
 
+CONTEXT = {"ssl": None}
+
+
 async def connect(url, timeout):
-    return await websockets.connect(url, origin=origin_of(url), open_timeout=timeout)
+    extra = {"ssl": CONTEXT["ssl"]} if url.startswith("wss:") else {}
+    return await websockets.connect(url, origin=origin_of(url), open_timeout=timeout, **extra)
 
 
 async def echo(args):
@@ -78,6 +85,7 @@ async def chat(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--cafile", help="trust only this CA for wss:// URLs")
     sub = parser.add_subparsers(dest="check", required=True)
     p_echo = sub.add_parser("echo")
     p_echo.add_argument("url")
@@ -88,6 +96,8 @@ def main(argv=None):
     p_chat.add_argument("--max-sockets", type=int, default=100)
     p_chat.add_argument("--interval", type=float, default=0.1)
     args = parser.parse_args(argv)
+    if args.cafile:
+        CONTEXT["ssl"] = ssl.create_default_context(cafile=args.cafile)
     try:
         result = asyncio.run({"echo": echo, "chat": chat}[args.check](args))
     except Exception as exc:  # report any failure as a result, for the test to show

@@ -24,7 +24,10 @@ def django_stack_workers(cpus, memory_mb, kind, per_worker_mb=128, reserve_mb=25
     cpus, memory_mb = int(cpus), int(memory_mb)
     per_worker_mb, reserve_mb = int(per_worker_mb), int(reserve_mb)
     if cpus < 1 or memory_mb < 1 or per_worker_mb < 1 or reserve_mb < 0:
-        raise ValueError("cpus, memory_mb and per_worker_mb must be >= 1, reserve_mb >= 0")
+        raise ValueError(
+            "vCPUs and memory must be >= 1, django_stack_worker_memory_mb >= 1 and "
+            "django_stack_reserved_memory_mb >= 0"
+        )
     by_cpu = _CPU_FORMULAS[kind](cpus)
     by_memory = (memory_mb - reserve_mb) // per_worker_mb
     return max(1, min(by_cpu, by_memory))

@@ -1,0 +1,48 @@
+#
+# Managed by Ansible (django-stack): local changes will be overwritten.
+#
+#
+# Gunicorn configuration of mysite-gunicorn, started by mysite-gunicorn.service.
+#
+# Variables (defaults in roles/gunicorn/defaults/main.yml):
+#   gunicorn_app            callable served                  (<project>.wsgi:application)
+#   gunicorn_worker_class   sync | gthread | uvicorn         (sync)
+#   gunicorn_workers        worker processes                 (2 * vCPUs + 1, memory-capped)
+#   gunicorn_threads        threads per gthread worker       (1)
+#   gunicorn_timeout, gunicorn_graceful_timeout, gunicorn_keepalive   (30, 30, 5)
+#   gunicorn_max_requests, gunicorn_max_requests_jitter                (1000, 100)
+#
+# No `bind`: systemd owns the unix socket (mysite-gunicorn.socket) and hands it
+# over in LISTEN_FDS, so a restart queues connections instead of refusing them.
+
+wsgi_app = "mysite.asgi:application"
+proc_name = "mysite-gunicorn"
+workers = 16
+
+# Uvicorn workers from the uvicorn-worker package (uvicorn.workers is deprecated).
+# Django implements no ASGI lifespan, so it is switched off.
+from uvicorn_worker import UvicornWorker
+
+
+class DjangoUvicornWorker(UvicornWorker):
+    CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "lifespan": "off"}
+
+
+worker_class = DjangoUvicornWorker
+
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+
+# Recycle workers now and then, each after a different count.
+max_requests = 1000
+max_requests_jitter = 100
+
+# Only nginx can connect (the socket is 0660, group www-data), so
+# its X-Forwarded-* headers are trusted. Over a unix socket there is no peer
+# address to check: without "*" Uvicorn ignores them (wrong scheme, wrong client).
+forwarded_allow_ips = "*"
+
+# Errors to stderr, into the journal; nginx keeps the access log.
+errorlog = "-"
+loglevel = "info"

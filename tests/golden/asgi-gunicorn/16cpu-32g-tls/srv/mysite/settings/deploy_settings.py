@@ -1,0 +1,72 @@
+#
+# Managed by Ansible (django-stack): local changes will be overwritten.
+#
+#
+# Production settings overlay for a Django project, generated so the project
+# itself needs no edits: it imports the project's own settings, then overrides
+# what a deployment behind nginx must get right.
+#
+# Variables (defaults in roles/django_app/defaults/main.yml):
+#   django_app_settings_module   the project's settings        (mysite.settings)
+#   django_app_allowed_hosts     ALLOWED_HOSTS                  ([localhost, 127.0.0.1])
+#   django_app_data_dir          where a sqlite database lives  (/var/lib/<name>)
+#   django_app_root              STATIC_ROOT, MEDIA_ROOT below  (/srv/<name>)
+#   django_app_static_url, django_app_media_url                 (/static/, /media/)
+#   django_app_websockets        write CHANNEL_LAYERS           (true)
+#   django_app_redis_url         channel layer's Redis          (redis://127.0.0.1:6379/0)
+#   django_app_redis_max_connections  pool size per process     (1000)
+#   django_app_https             served over HTTPS only        (false)
+#   django_app_hsts_seconds, django_app_hsts_include_subdomains, django_app_hsts_preload
+# The secret key is read from the file named by $DJANGO_SECRET_KEY_FILE.
+import os
+from pathlib import Path
+
+from mysite.settings import *  # noqa: F401,F403
+
+DEBUG = False
+ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
+SECRET_KEY = Path(os.environ["DJANGO_SECRET_KEY_FILE"]).read_text(encoding="utf-8").strip()
+
+# nginx serves these two prefixes from these two directories.
+STATIC_URL = "/static/"
+STATIC_ROOT = "/srv/mysite/static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = "/srv/mysite/media"
+
+# A sqlite database moves out of the (read-only) code into the data directory,
+# where it survives redeploys.
+for _database in DATABASES.values():  # noqa: F405
+    if _database.get("ENGINE") == "django.db.backends.sqlite3":
+        _name = str(_database.get("NAME", ""))
+        if _name and _name != ":memory:" and not _name.startswith("file:"):
+            _database["NAME"] = str(Path("/var/lib/mysite") / Path(_name).name)
+
+# nginx terminates TLS and says so in X-Forwarded-Proto; it overwrites any
+# value a client sends, so the header can be trusted.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# The site is HTTPS only: cookies never travel over plain HTTP, a plain request
+# that reaches Django anyway is redirected, and browsers are told to stay on
+# HTTPS (Strict-Transport-Security, sent by SecurityMiddleware).
+SECURE_SSL_REDIRECT = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = 63072000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = False
+
+# Several server processes hold WebSockets: group messages must cross them,
+# which the in-memory layer cannot do.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": "redis://127.0.0.1:6379/0",
+                    "max_connections": 1000,
+                }
+            ],
+        },
+    }
+}
