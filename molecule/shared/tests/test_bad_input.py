@@ -70,7 +70,7 @@ def cases(tmp):
                                  ["django_app_requirements=requirements/production.txt"]),
         "broken-requirements": (["-e", f"django_app_src={bad_requirements}"],
                                 ["django_app_requirements=requirements.txt", "line 2: channels>>=4", "PEP 508"]),
-        "bad-app-name": (["-e", "django_app_name=My Site"], ["django_app_name=My Site", "lower-case letters"]),
+        "bad-app-name": (["-e", '{"django_app_name": "My Site"}'], ["django_app_name=My Site", "lower-case letters"]),
         "missing-python": (["-e", "django_app_python=/usr/bin/python9"], ["django_app_python=/usr/bin/python9"]),
         "websockets-not-a-bool": (["-e", "django_app_websockets=maybe"], ["django_app_websockets", "bool"]),
         # Host names and URLs

@@ -6,6 +6,7 @@ truth: the templates in templates/), that nginx accepts the rendered nginx
 files, and that systemd accepts the rendered units.
 """
 import base64
+import json
 import os
 import pathlib
 import shlex
@@ -15,15 +16,19 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def rendered(host, stack, tmp_path_factory):
+def rendered(host, stack, host_vars, tmp_path_factory):
     project = pathlib.Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
     dest = tmp_path_factory.mktemp("rendered")
     cpus = host.run("nproc").stdout.strip()
     memory_mb = int(host.run("awk '/^MemTotal:/ {print $2}' /proc/meminfo").stdout) // 1024
+    nofile = host.run("awk '/^Max open files/ {print $5}' /proc/1/limits").stdout.strip()
+    # The scenario's own settings of the roles (TLS and the like), as the inventory has them.
+    settings = {k: v for k, v in host_vars.items() if k.startswith(("nginx_", "django_app_", "django_stack_"))}
     result = subprocess.run(
         ["ansible-playbook", str(project / "playbooks" / "render.yml"), "-e", f"render_dest={dest}",
          "-e", f"mode={stack['mode']}", "-e", f"server={stack['server']}",
-         "-e", f"render_cpus={cpus}", "-e", f"render_memory_mb={memory_mb}"],
+         "-e", f"render_cpus={cpus}", "-e", f"render_memory_mb={memory_mb}",
+         "-e", f"render_nofile_limit={nofile}", "-e", json.dumps(settings)],
         capture_output=True, text=True, timeout=300, check=False,
         env={**os.environ, "ANSIBLE_CONFIG": str(project / "ansible.cfg")},
     )

@@ -1,4 +1,5 @@
-"""Switching stacks on a running host: wsgi -> asgi -> daphne -> uwsgi -> wsgi.
+"""Switching stacks on a running host: wsgi -> asgi -> daphne -> uwsgi -> wsgi,
+then wsgi without systemd socket activation (Gunicorn binds loopback ports).
 
 After each switch only the chosen stack's services run, HTTP and WebSockets
 work through nginx, and the app's data (sqlite database, media) is untouched.
@@ -14,7 +15,8 @@ pytestmark = pytest.mark.skipif(
     os.environ.get("MOLECULE_SCENARIO_NAME") != "switch", reason="switch scenario only"
 )
 
-STEPS = [("asgi", "gunicorn"), ("asgi", "daphne"), ("wsgi", "uwsgi"), ("wsgi", "gunicorn")]
+STEPS = [("asgi", "gunicorn", True), ("asgi", "daphne", True), ("wsgi", "uwsgi", True),
+         ("wsgi", "gunicorn", True), ("wsgi", "gunicorn", False)]
 DATABASE = f"/var/lib/{APP}/db.sqlite3"
 MEDIA = f"/srv/{APP}/media/kept-across-switches.txt"
 
@@ -27,10 +29,20 @@ def test_switching_stacks_keeps_data_and_runs_only_the_chosen_services(host):
     assert host.run(f"echo 'uploaded before the switches' > {MEDIA} && chown {APP}: {MEDIA}").rc == 0
     database = host.run(f"sha256sum {DATABASE}").stdout
 
-    for mode, server in STEPS:
-        result = run_site("-e", f"mode={mode}", "-e", f"server={server}")
+    for mode, server, activation in STEPS:
+        extra = ["-e", f"mode={mode}", "-e", f"server={server}",
+                 "-e", f"django_stack_socket_activation={activation}"]
+        result = run_site(*extra)
         assert result.returncode == 0, result.stdout[-3000:]
         stack = describe_stack(mode, server)
+        if not activation:
+            sockets = [unit for unit in stack["units"] if unit.endswith(".socket")]
+            stack["units"] = [unit for unit in stack["units"] if unit not in sockets]
+            stack["retired"] = stack["retired"] + sockets
+            # Gunicorn itself listens on loopback ports, the HTTP one and the WebSocket one.
+            for port in (8000, 8002):
+                assert host.socket(f"tcp://127.0.0.1:{port}").is_listening, port
+            assert not host.file(f"/etc/systemd/system/{APP}-gunicorn.socket").exists
 
         for unit in stack["units"]:
             assert active(host, unit), f"{mode}/{server}: {unit} not active"
@@ -47,3 +59,8 @@ def test_switching_stacks_keeps_data_and_runs_only_the_chosen_services(host):
         media = fetch(host, "/media/kept-across-switches.txt")
         assert (media.status, media.body) == (200, "uploaded before the switches\n")
         assert host.run(f"sha256sum {DATABASE}").stdout == database
+
+    # The last step again: nothing left to change.
+    result = run_site(*extra)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1], result.stdout[-3000:]

@@ -11,6 +11,7 @@
 #   gunicorn_threads        threads per gthread worker       (1)
 #   gunicorn_timeout, gunicorn_graceful_timeout, gunicorn_keepalive   (30, 30, 5)
 #   gunicorn_max_requests, gunicorn_max_requests_jitter                (1000, 100)
+#   gunicorn_bind           address Gunicorn binds itself    (empty: socket activation)
 #
 # No `bind`: systemd owns the unix socket (mysite-websocket.socket) and hands it
 # over in LISTEN_FDS, so a restart queues connections instead of refusing them.
