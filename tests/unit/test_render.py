@@ -87,6 +87,15 @@ def test_worker_counts_follow_the_host_size(rendered):
     assert (workers("asgi-gunicorn", "2cpu-2g"), workers("asgi-gunicorn", "16cpu-32g-tls")) == (2, 16)
 
 
+def test_gthread_workers_get_threads(tmp_path):
+    result = render(tmp_path, "-e", "django_stack_sync_worker_class=gthread", "-e", "django_stack_gthread_threads=8")
+    assert result.returncode == 0, result.stdout[-3000:]
+    http = (tmp_path / "etc/mysite/mysite-gunicorn.conf.py").read_text()
+    assert 'worker_class = "gthread"' in http and "\nthreads = 8\n" in http
+    # The WebSocket instance keeps its Uvicorn workers.
+    assert "worker_class = DjangoUvicornWorker" in (tmp_path / "etc/mysite/mysite-websocket.conf.py").read_text()
+
+
 def test_every_file_says_it_is_managed_and_names_its_variables(rendered):
     for path in rendered.values():
         for name, text in files_under(path).items():
