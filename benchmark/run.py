@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""Side-by-side load benchmark of every stack, on one local Debian 12 test host.
+
+    scripts/benchmark.sh [STACK ...]      (e.g. wsgi-gunicorn asgi-daphne; default: all four)
+
+For each stack it converges the host with site.yml (timing a fresh host once,
+then each switch and a second run), then measures from inside the host, against
+127.0.0.1 only, with wrk (Debian's package) at 64 connections:
+  - three endpoints through nginx: a tiny view, a view that waits 20 ms on I/O
+    (the async view on ASGI stacks, the sync one on WSGI stacks), the static file;
+  - the I/O view on the same server with the same tuned settings, hit directly
+    on a TCP port (nginx's overhead), and the same server with its
+    out-of-the-box defaults (the gain from tuning);
+  - nginx answering `return 200` (the ceiling of the host);
+  - WebSockets through nginx: concurrent connections held (ramp to 10,000,
+    bounded) and the p99 latency of a broadcast to 1,000 subscribers.
+Writes benchmark/results.json (with the machine it ran on), benchmark/RESULTS.md
+and benchmark/results.png. Not part of the tests: numbers vary by machine.
+"""
+import datetime
+import json
+import os
+import pathlib
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+HOST = os.environ.get("BENCH_HOST", "django-stack-bench")
+DURATION = int(os.environ.get("BENCH_SECONDS", "8"))
+CONNECTIONS = 64
+WS_TARGET = int(os.environ.get("BENCH_WS_TARGET", "10000"))
+STACKS = ["wsgi-gunicorn", "wsgi-uwsgi", "asgi-gunicorn", "asgi-daphne"]
+APP = "mysite"
+ENV = f"set -a; . /etc/{APP}/env; set +a; cd /srv/{APP}/app;"
+VENV = f"/srv/{APP}/venv/bin"
+
+
+def sh(command, check=True, timeout=600):
+    """Runs a shell command inside the test host."""
+    out = subprocess.run(["docker", "exec", HOST, "bash", "-c", command],
+                         capture_output=True, text=True, timeout=timeout, check=False)
+    if check and out.returncode != 0:
+        raise RuntimeError(f"{command}\n{out.stdout}\n{out.stderr}")
+    return out.stdout
+
+
+def converge(inventory, mode, server):
+    started = time.monotonic()
+    out = subprocess.run(["ansible-playbook", "-i", inventory, str(ROOT / "site.yml"),
+                          "-e", f"mode={mode}", "-e", f"server={server}"],
+                         capture_output=True, text=True, check=False, cwd=ROOT)
+    elapsed = round(time.monotonic() - started, 1)
+    if out.returncode != 0:
+        raise RuntimeError(out.stdout[-3000:])
+    changed = int(re.search(r"changed=(\d+)", out.stdout.split("PLAY RECAP")[-1]).group(1))
+    return {"seconds": elapsed, "changed": changed}
+
+
+def wrk(url):
+    """Requests/s and latency percentiles (ms) of one wrk run."""
+    out = sh(f"wrk -t2 -c{CONNECTIONS} -d{DURATION}s --latency --timeout 10s '{url}'", timeout=DURATION + 60)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def ms(label):
+        value = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        number, unit = float(value.group(1)), value.group(2)
+        return round(number / 1000 if unit == "us" else number * 1000 if unit == "s" else number, 2)
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": round(rps, 1), "p50_ms": ms("50"), "p99_ms": ms("99"),
+            "non_2xx": int(errors.group(1)) if errors else 0,
+            "socket_errors": socket_errors.group(1).strip() if socket_errors else ""}
+
+
+def wait_port(port):
+    sh(f"for i in $(seq 1 60); do curl -s -o /dev/null 127.0.0.1:{port}/healthz && exit 0; sleep 0.5; done; exit 1")
+
+
+def with_server(name, command, port, url_path):
+    """Runs `command` as the app user in a transient unit, measures url_path, stops it."""
+    sh(f"systemctl stop {name} 2>/dev/null; systemctl reset-failed {name} 2>/dev/null; "
+       f"systemd-run --unit {name} -p User={APP} -p Group={APP} -p EnvironmentFile=/etc/{APP}/env "
+       f"-p WorkingDirectory=/srv/{APP}/app -p LimitNOFILE=16384 {command}", check=True)
+    try:
+        wait_port(port)
+        return wrk(f"http://127.0.0.1:{port}{url_path}")
+    finally:
+        sh(f"systemctl stop {name}", check=False)
+
+
+def ini(key):
+    return re.search(rf"^{key} = (\S+)", sh(f"cat /etc/{APP}/{APP}-uwsgi.ini"), re.M).group(1)
+
+
+def direct_and_default(mode, server, io_path):
+    """The I/O view on the tuned server hit directly, and on the server's defaults."""
+    gunicorn_conf = f"/etc/{APP}/{APP}-gunicorn.conf.py"
+    if server == "gunicorn":
+        tuned = f"{VENV}/gunicorn --config {gunicorn_conf} --bind 127.0.0.1:9001"
+        default = (f"{VENV}/gunicorn --bind 127.0.0.1:9002 {APP}.wsgi" if mode == "wsgi" else
+                   f"{VENV}/gunicorn --bind 127.0.0.1:9002 -k uvicorn_worker.UvicornWorker {APP}.asgi:application")
+    elif server == "uwsgi":
+        tuned = (f"{VENV}/uwsgi --strict --master --need-app --module {APP}.wsgi:application "
+                 f"--chdir /srv/{APP}/app --single-interpreter --enable-threads --buffer-size 32768 "
+                 f"--processes {ini('processes')} --threads {ini('threads')} --disable-logging "
+                 f"--http-socket 127.0.0.1:9001")
+        default = f"{VENV}/uwsgi --http-socket 127.0.0.1:9002 --module {APP}.wsgi:application --chdir /srv/{APP}/app"
+    else:  # daphne: the tuned processes already listen on 127.0.0.1:8001
+        tuned = None
+        default = f"{VENV}/daphne -b 127.0.0.1 -p 9002 {APP}.asgi:application"
+    direct = wrk(f"http://127.0.0.1:8001{io_path}") if tuned is None else with_server(
+        "bench-direct", tuned, 9001, io_path)
+    return direct, with_server("bench-default", default, 9002, io_path)
+
+
+def ceiling():
+    sh("printf 'server { listen 127.0.0.1:8099; access_log off; return 200 \"ok\"; }\\n' "
+       "> /etc/nginx/conf.d/bench-ceiling.conf && nginx -t -q && systemctl reload nginx && sleep 1")
+    try:
+        return wrk("http://127.0.0.1:8099/")
+    finally:
+        sh("rm -f /etc/nginx/conf.d/bench-ceiling.conf && systemctl reload nginx")
+
+
+def websockets():
+    hold = json.loads(sh(f"ulimit -n 20000; python3 /usr/local/bin/wsload hold ws://127.0.0.1/ws/echo/ "
+                         f"--target {WS_TARGET} --budget 120", timeout=400))
+    sh("sleep 5")  # let the servers close the 10,000 sockets
+    cast = json.loads(sh("python3 /usr/local/bin/wsload broadcast ws://127.0.0.1/ws/chat/bench/ "
+                         "--subscribers 1000 --messages 20", timeout=300))
+    return hold, cast
+
+
+def machine():
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
+                         capture_output=True, text=True).stdout.strip()
+    return {"cpu": cpu, "vcpus": int(sh("nproc")), "memory_mb": int(sh("awk '/MemTotal/ {print $2}' /proc/meminfo")) // 1024,
+            "kernel": platform.release(), "nginx": sh("dpkg-query -W -f='${Version}' nginx"),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def start_host():
+    subprocess.run(["docker", "rm", "-f", HOST], capture_output=True, check=False)
+    subprocess.run(["bash", "-c", f". {ROOT}/scripts/test-host.sh && start_test_host {HOST}"], check=True)
+    sh("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk python3-websockets >/dev/null")
+    subprocess.run(["docker", "cp", str(ROOT / "benchmark" / "wsload.py"), f"{HOST}:/usr/local/bin/wsload"], check=True)
+
+
+def main(stacks):
+    inventory = tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False)
+    inventory.write(json.dumps({"django_servers": {"hosts": {HOST: {
+        "ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3"}}}}))
+    inventory.close()
+    start_host()
+    results = {"machine": None, "duration_s": DURATION, "connections": CONNECTIONS, "stacks": {}}
+    first = True
+    for stack in stacks:
+        mode, server = stack.split("-")
+        print(f"==> {stack}", flush=True)
+        entry = {"converge": converge(inventory.name, mode, server)}
+        entry["converge"]["fresh_host" if first else "switch_from_previous"] = True
+        entry["second_converge"] = converge(inventory.name, mode, server)
+        first = False
+        io_path = "/async/?ms=20" if mode == "asgi" else "/sync/?ms=20"
+        entry["nginx"] = {"tiny": wrk("http://127.0.0.1/sync/?ms=0"), "io_20ms": wrk(f"http://127.0.0.1{io_path}"),
+                          "static": wrk("http://127.0.0.1/static/mysite/site.css")}
+        entry["direct_io_20ms"], entry["default_io_20ms"] = direct_and_default(mode, server, io_path)
+        entry["websocket_hold"], entry["websocket_broadcast"] = websockets()
+        entry["tuning_gain"] = round(entry["direct_io_20ms"]["rps"] / entry["default_io_20ms"]["rps"], 2)
+        entry["tuned_via_nginx_vs_default"] = round(entry["nginx"]["io_20ms"]["rps"] / entry["default_io_20ms"]["rps"], 2)
+        entry["nginx_cost"] = round(1 - entry["nginx"]["io_20ms"]["rps"] / entry["direct_io_20ms"]["rps"], 3)
+        results["stacks"][stack] = entry
+        print(json.dumps(entry), flush=True)
+    results["ceiling_return_200"] = ceiling()
+    results["machine"] = machine()
+    out = ROOT / "benchmark"
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "RESULTS.md").write_text(report(results))
+    chart(results, out / "results.png")
+    print(f"wrote {out}/results.json, RESULTS.md, results.png")
+
+
+def report(results):
+    m = results["machine"]
+    lines = [
+        "# Benchmark results", "",
+        f"Generated by `scripts/benchmark.sh` from `results.json` on {m['date']}: {m['cpu']}, "
+        f"{m['vcpus']} vCPUs, {m['memory_mb']} MiB, kernel {m['kernel']}, nginx {m['nginx']}; "
+        f"one Debian 12 test host (container) for load generator and server alike; wrk "
+        f"{results['duration_s']} s per run at {results['connections']} connections. "
+        f"Ceiling (nginx `return 200`): {results['ceiling_return_200']['rps']:.0f} req/s.", "",
+        "## HTTP (requests/s; p99 ms)", "",
+        "| stack | tiny view | I/O view 20 ms | static file | I/O direct, tuned | I/O direct, defaults "
+        "| tuned / defaults | nginx cost |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in results["stacks"].items():
+        n = s["nginx"]
+        lines.append(
+            f"| {name} | {n['tiny']['rps']:.0f}; {n['tiny']['p99_ms']} | {n['io_20ms']['rps']:.0f}; {n['io_20ms']['p99_ms']} "
+            f"| {n['static']['rps']:.0f}; {n['static']['p99_ms']} | {s['direct_io_20ms']['rps']:.0f} "
+            f"| {s['default_io_20ms']['rps']:.0f} | {s['tuning_gain']}x | {100 * s['nginx_cost']:.1f}% |")
+    lines += ["", "## WebSockets through nginx, and converge times", "",
+              "| stack | held (of target) | broadcast to 1,000: p50 / p99 ms | converge | second run |",
+              "|---|---|---|---|---|"]
+    for name, s in results["stacks"].items():
+        h, b, c = s["websocket_hold"], s["websocket_broadcast"], s["converge"]
+        held = f"{h.get('still_open', 0)} of {h.get('target', WS_TARGET)}" + (f" ({h['first_error']})" if h.get("first_error") else "")
+        kind = "fresh host" if c.get("fresh_host") else "switch"
+        lines.append(f"| {name} | {held} | {b.get('p50_ms')} / {b.get('p99_ms')} ({b.get('received')} of {b.get('expected')}) "
+                     f"| {c['seconds']} s ({kind}) | {s['second_converge']['seconds']} s, changed={s['second_converge']['changed']} |")
+    lines += ["", "Tuned / defaults: the I/O view on the stack's server with the roles' settings versus the "
+              "same server started with no options (one worker), both hit directly. nginx cost: 1 - "
+              "(I/O view through nginx / the same tuned server hit directly).", ""]
+    return "\n".join(lines)
+
+
+def chart(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    names = list(results["stacks"])
+    series = {"defaults, direct": [results["stacks"][n]["default_io_20ms"]["rps"] for n in names],
+              "tuned, direct": [results["stacks"][n]["direct_io_20ms"]["rps"] for n in names],
+              "tuned, through nginx": [results["stacks"][n]["nginx"]["io_20ms"]["rps"] for n in names]}
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.27
+    for i, (label, values) in enumerate(series.items()):
+        ax.bar([x + (i - 1) * width for x in range(len(names))], values, width, label=label)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylabel("requests/s")
+    ax.set_title("View waiting 20 ms on I/O, 64 connections")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or STACKS)

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Load benchmark of every stack side by side on a local test host (not a test:
+# numbers depend on the machine). Writes benchmark/results.json, RESULTS.md and
+# results.png. See benchmark/run.py for what it measures.
+#
+#   scripts/benchmark.sh                          # all four stacks (about 20 minutes)
+#   scripts/benchmark.sh wsgi-gunicorn asgi-daphne
+#   BENCH_SECONDS=15 BENCH_WS_TARGET=5000 scripts/benchmark.sh
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
+bootstrap
+pip install -q "matplotlib>=3.8"
+cd "$ROOT"
+exec python benchmark/run.py "$@"
