@@ -61,7 +61,8 @@ def converge(inventory, mode, server):
 
 
 def wrk(url):
-    """Requests/s and latency percentiles (ms) of one wrk run."""
+    """Requests/s and latency percentiles (ms) of one wrk run (URLs name their port:
+    the test host has no /etc/services)."""
     out = sh(f"wrk -t2 -c{CONNECTIONS} -d{DURATION}s --latency --timeout 10s '{url}'", timeout=DURATION + 60)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
@@ -167,8 +168,8 @@ def main(stacks):
         entry["second_converge"] = converge(inventory.name, mode, server)
         first = False
         io_path = "/async/?ms=20" if mode == "asgi" else "/sync/?ms=20"
-        entry["nginx"] = {"tiny": wrk("http://127.0.0.1/sync/?ms=0"), "io_20ms": wrk(f"http://127.0.0.1{io_path}"),
-                          "static": wrk("http://127.0.0.1/static/mysite/site.css")}
+        entry["nginx"] = {"tiny": wrk("http://127.0.0.1:80/sync/?ms=0"), "io_20ms": wrk(f"http://127.0.0.1:80{io_path}"),
+                          "static": wrk("http://127.0.0.1:80/static/mysite/site.css")}
         entry["direct_io_20ms"], entry["default_io_20ms"] = direct_and_default(mode, server, io_path)
         entry["websocket_hold"], entry["websocket_broadcast"] = websockets()
         entry["tuning_gain"] = round(entry["direct_io_20ms"]["rps"] / entry["default_io_20ms"]["rps"], 2)
