@@ -73,6 +73,26 @@ def test_echo_fails_when_the_text_comes_back_changed(capsys):
     assert json.loads(capsys.readouterr().out)["received"] == "HELLO"
 
 
+async def impatient(ws):
+    """Closes a socket that stays silent for half a second (1011, like a crashed consumer)."""
+    try:
+        message = await asyncio.wait_for(ws.recv(), 0.5)
+    except asyncio.TimeoutError:
+        await ws.close(1011)
+        return
+    await ws.send(message)
+
+
+def test_idle_echo_passes_when_silence_is_tolerated(capsys):
+    assert run_probe(echo, "echo", "hello", "--idle", "1") == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+def test_idle_echo_fails_when_the_server_closes_quiet_sockets(capsys):
+    assert run_probe(impatient, "echo", "hello", "--idle", "1") == 1
+    assert "1011" in json.loads(capsys.readouterr().out)["error"]
+
+
 def test_echo_fails_when_nothing_listens(capsys):
     assert wsprobe.main(["--timeout", "2", "echo", "ws://127.0.0.1:9/ws/", "x"]) == 1
     assert "error" in json.loads(capsys.readouterr().out)

@@ -17,6 +17,13 @@ def test_chat_message_reaches_sockets_held_by_different_processes(host):
     assert {frame["message"] for frame in result["received"].values()} == {result["message"]}
 
 
+def test_an_idle_websocket_stays_open(host):
+    """Silent for 12 s, then an echo: nothing on the way (nginx, the server, the
+    channel layer's Redis reads) may close a socket that is merely quiet."""
+    result = wsprobe(host, "--timeout", "20", "echo", site_url("/ws/echo/", "ws"), "still here", "--idle", "12")
+    assert result["ok"], result
+
+
 def test_websocket_from_a_foreign_origin_is_refused(host):
     out = host.run(
         "curl -sS --http1.1 -o /dev/null -w '%{http_code}' --max-time 10 "

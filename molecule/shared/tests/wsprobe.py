@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """WebSocket probe of the Molecule tests; runs inside the test host.
 
-    wsprobe echo URL TEXT
-        One round trip: sends TEXT, expects the same text back.
+    wsprobe echo URL TEXT [--idle S]
+        One round trip: sends TEXT (after S silent seconds), expects the same text back.
     wsprobe [--cafile CA] [--timeout S] echo|chat ...
         wss:// URLs are verified against CA (the system's CAs without it).
     wsprobe chat URL [--want-pids N] [--max-sockets M] [--interval S]
@@ -43,6 +43,7 @@ async def connect(url, timeout):
 async def echo(args):
     ws = await connect(args.url, args.timeout)
     try:
+        await asyncio.sleep(args.idle)
         await ws.send(args.text)
         received = await asyncio.wait_for(ws.recv(), args.timeout)
     finally:
@@ -90,6 +91,7 @@ def main(argv=None):
     p_echo = sub.add_parser("echo")
     p_echo.add_argument("url")
     p_echo.add_argument("text")
+    p_echo.add_argument("--idle", type=float, default=0.0, help="seconds to stay silent before sending")
     p_chat = sub.add_parser("chat")
     p_chat.add_argument("url")
     p_chat.add_argument("--want-pids", type=int, default=2)

@@ -55,6 +55,11 @@ CHANNEL_LAYERS = {
                 {
                     "address": "redis://127.0.0.1:6379/0",
                     "max_connections": 1000,
+                    # redis-py 8 gives up on a read after 5 s by default, while
+                    # channels-redis' receive blocks on Redis for 5 s when idle:
+                    # every idle consumer crashed and its WebSocket closed (1011)
+                    # (django/channels_redis#422). No client-side read timeout.
+                    "socket_timeout": None,
                 }
             ],
         },
