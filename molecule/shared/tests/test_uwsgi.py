@@ -20,10 +20,10 @@ def test_stats_are_served_on_a_local_unix_socket_only(host):
     config = host.file(f"/etc/{APP}/{NAME}.ini").content_string
     processes = int(config.split("\nprocesses = ")[1].split()[0])
     assert len(stats_json["workers"]) == processes
-    # Nothing of uWSGI on TCP: the host listens for nginx (80) and Redis (6379) only.
+    # Nothing of uWSGI on TCP: the host listens for nginx (80, 443) and Redis (6379) only.
     rows = host.run("cat /proc/net/tcp /proc/net/tcp6").stdout.splitlines()
     ports = {int(r.split()[1].rsplit(":", 1)[1], 16) for r in rows if r.split()[3:4] == ["0A"]}
-    assert ports <= {80, 6379}, sorted(ports)
+    assert ports <= {80, 443, 6379}, sorted(ports)
 
 
 def test_workers_recycle_at_different_counts(host):
