@@ -122,9 +122,17 @@ build_rootfs() {
 
 bootstrap() {
   install_packages
-  install_python_tools
+  # The Python tools and the image do not depend on each other, and both spend
+  # most of their time on downloads: build them side by side.
+  local tools
+  install_python_tools &
+  tools=$!
   start_dockerd
   build_image
+  if ! wait "$tools"; then
+    echo "bootstrap: installing the Python tools into $VENV failed" >&2
+    exit 1
+  fi
   export PATH="$VENV/bin:$PATH"
   export ANSIBLE_CONFIG="$ROOT/ansible.cfg"
 }

@@ -138,6 +138,22 @@ def app_server_processes(host, stack):
     return processes
 
 
+def once(suite):
+    """Marks a test module that does not depend on the stack: it runs in one scenario only.
+
+    That scenario names the module in its molecule.yml (verifier env
+    DJANGO_STACK_ONCE, a space-separated list), so the checks run once per suite
+    instead of once per stack.
+    """
+    chosen = os.environ.get("DJANGO_STACK_ONCE", "").split()
+    return pytest.mark.skipif(suite not in chosen, reason=f"runs in the scenario whose DJANGO_STACK_ONCE names {suite}")
+
+
+def pytest_collection_modifyitems(items):
+    """test_switch.py runs last: it moves the host to other stacks, which every other test would then see."""
+    items.sort(key=lambda item: item.path.name == "test_switch.py")
+
+
 def only_for_server(server):
     """An autouse fixture for a test module that concerns one server only."""
 

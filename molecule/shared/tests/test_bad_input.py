@@ -6,6 +6,8 @@ naming the variable and what would be valid, nothing reported changed, and the
 host exactly as before (same configuration files, the app still answering).
 The cases run a few at a time: none of them may change the host, so the
 checksum of everything the roles write is taken before and after all of them.
+No case depends on the stack deployed, so they run once, in the scenario whose
+DJANGO_STACK_ONCE names "bad_input".
 """
 import concurrent.futures
 import os
@@ -14,7 +16,9 @@ import shutil
 
 import pytest
 
-from conftest import fetch, run_site
+from conftest import fetch, once, run_site
+
+pytestmark = once("bad_input")
 
 # Everything the roles write lives here; a checksum of it tells whether anything changed.
 WATCHED = ("/etc/nginx /etc/systemd/system /etc/supervisor /etc/mysite /srv/mysite/settings "

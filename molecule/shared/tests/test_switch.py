@@ -3,17 +3,13 @@ then wsgi without systemd socket activation (Gunicorn binds loopback ports).
 
 After each switch only the chosen stack's services run, HTTP and WebSockets
 work through nginx, and the app's data (sqlite database, media) is untouched.
-Runs in the `switch` scenario only: it converges the host four more times.
+Runs once, in the scenario whose DJANGO_STACK_ONCE names "switch" (wsgi-gunicorn,
+the stack it starts from), after every other test of that scenario: it reuses
+that scenario's host instead of converging a fresh one to start from.
 """
-import os
+from conftest import APP, describe_stack, fetch, once, run_site, site_url, wsprobe
 
-import pytest
-
-from conftest import APP, describe_stack, fetch, run_site, site_url, wsprobe
-
-pytestmark = pytest.mark.skipif(
-    os.environ.get("MOLECULE_SCENARIO_NAME") != "switch", reason="switch scenario only"
-)
+pytestmark = once("switch")
 
 STEPS = [("asgi", "gunicorn", True), ("asgi", "daphne", True), ("wsgi", "uwsgi", True),
          ("wsgi", "gunicorn", True), ("wsgi", "gunicorn", False)]
