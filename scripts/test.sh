@@ -9,12 +9,11 @@
 # Installs what it needs first (scripts/bootstrap.sh). Exits non-zero when
 # anything fails; every scenario runs even after one has failed.
 #
-# Scenarios run TEST_JOBS at a time, longest first: a test host spends most of
-# its time waiting (apt, pip, systemd, Ansible's round trips), so two of them
-# share the two vCPUs well. Each writes its own log under .test-logs/, printed
-# whole when the scenario ends. The test hosts share one pip cache and one apt
-# package cache (scripts/bootstrap.sh, test_host_caches): every install still
-# runs on every host, but nothing is downloaded twice.
+# Scenarios run TEST_JOBS at a time, longest first, and lint and the unit tests
+# (controller-only) run beside the first of them: a test host spends much of its
+# time waiting (apt, pip, systemd). Each step writes its own log under
+# .test-logs/, printed whole when the step ends, and the run ends with a table of
+# the time each step took.
 set -euo pipefail
 suite_start=$SECONDS
 . "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
@@ -26,24 +25,8 @@ LOGS=$ROOT/.test-logs
 rm -rf "$LOGS"
 mkdir -p "$LOGS"
 
-# "step result seconds" rows of the table printed at the end.
-times=("$(printf '%-16s %-7s %5ds' bootstrap done $((SECONDS - suite_start)))")
-failed=0
-
-step() {
-  local name=$1 start=$SECONDS result=passed
-  shift
-  log "$name"
-  "$@" || { result=FAILED; failed=$((failed + 1)); }
-  times+=("$(printf '%-16s %-7s %5ds' "$name" "$result" $((SECONDS - start)))")
-}
-
-lint() { yamllint -s . && ansible-lint -q; }
-step lint lint
-step unit python -m pytest -q tests/unit
-
 # Longest first, so that the last one to start is a short one.
-ORDER=(wsgi-gunicorn asgi-gunicorn wsgi-uwsgi asgi-daphne any-project)
+ORDER=(wsgi-gunicorn pinned-projects asgi-gunicorn wsgi-uwsgi asgi-daphne any-project)
 if [ $# -gt 0 ]; then
   scenarios=("$@")
 else
@@ -57,37 +40,68 @@ else
   done
 fi
 
-declare -A started=() running=()
-passed_scenarios=0 failed_scenarios=0
+# "step result seconds" rows of the table printed at the end.
+times=("$(printf '%-16s %-7s %5ds' bootstrap done $((SECONDS - suite_start)))")
+declare -A started=() running=() kind=()
+passed_scenarios=0 failed_scenarios=0 failed_checks=0
 
-# Waits for one running scenario, prints its log and records its time.
+# Starts a step in the background, its output into .test-logs/NAME.log.
+start() {
+  local name=$1
+  shift
+  log "$name (log: .test-logs/$name.log)"
+  started[$name]=$SECONDS
+  "$@" >"$LOGS/$name.log" 2>&1 &
+  running[$!]=$name
+}
+
+# Waits for one running step, prints its log and records its time.
 reap() {
-  local pid rc=0 name
+  local pid rc=0 name result
   wait -n -p pid "${!running[@]}" || rc=$?
   name=${running[$pid]}
   unset "running[$pid]"
-  log "molecule test -s $name: log"
+  log "$name: log"
   cat "$LOGS/$name.log"
-  if [ "$rc" -eq 0 ]; then
-    passed_scenarios=$((passed_scenarios + 1)) result=passed
-  else
-    failed_scenarios=$((failed_scenarios + 1)) result=FAILED
+  result=passed
+  if [ "$rc" -ne 0 ]; then
+    result=FAILED
+    if [ "${kind[$name]:-}" = check ]; then
+      failed_checks=$((failed_checks + 1))
+    fi
+  fi
+  if [ "${kind[$name]:-}" != check ]; then
+    if [ "$rc" -eq 0 ]; then
+      passed_scenarios=$((passed_scenarios + 1))
+    else
+      failed_scenarios=$((failed_scenarios + 1))
+    fi
   fi
   times+=("$(printf '%-16s %-7s %5ds' "$name" "$result" $((SECONDS - started[$name])))")
-  log "molecule test -s $name: $result after $((SECONDS - started[$name])) s"
+  log "$name: $result after $((SECONDS - started[$name])) s"
 }
 
+scenarios_running() {
+  local pid count=0
+  for pid in "${!running[@]}"; do
+    [ "${kind[${running[$pid]}]:-}" = check ] || count=$((count + 1))
+  done
+  echo "$count"
+}
+
+lint() { yamllint -s . && ansible-lint -q; }
+kind[lint]=check kind[unit]=check
+start lint lint
+start unit python -m pytest -q tests/unit
+
 for scenario in "${scenarios[@]}"; do
-  while [ "${#running[@]}" -ge "$TEST_JOBS" ]; do reap; done
-  log "molecule test -s $scenario (log: .test-logs/$scenario.log)"
-  started[$scenario]=$SECONDS
-  molecule test -s "$scenario" >"$LOGS/$scenario.log" 2>&1 &
-  running[$!]=$scenario
+  while [ "$(scenarios_running)" -ge "$TEST_JOBS" ]; do reap; done
+  start "$scenario" molecule test -s "$scenario"
 done
 while [ "${#running[@]}" -gt 0 ]; do reap; done
 
 times+=("$(printf '%-16s %-7s %5ds' total "" $((SECONDS - suite_start)))")
-log "Time per step (scenarios ran $TEST_JOBS at a time)"
+log "Time per step (scenarios ran $TEST_JOBS at a time, lint and unit tests beside them)"
 printf '  %s\n' "${times[@]}"
 echo "scenarios: $passed_scenarios passed, $failed_scenarios failed"
-[ "$failed" -eq 0 ] && [ "$failed_scenarios" -eq 0 ]
+[ "$failed_checks" -eq 0 ] && [ "$failed_scenarios" -eq 0 ]
