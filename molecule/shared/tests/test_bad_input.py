@@ -10,6 +10,7 @@ No case depends on the stack deployed, so they run once, in the scenario whose
 DJANGO_STACK_ONCE names "bad_input".
 """
 import concurrent.futures
+import json
 import os
 import pathlib
 import shutil
@@ -33,6 +34,10 @@ CASE_NAMES = [
     "missing-python", "websockets-not-a-bool", "wildcard-host", "no-host", "static-url-without-slashes",
     "websocket-path-without-slash", "port-out-of-range", "port-taken-by-https", "missing-certificate",
     "key-readable-by-all", "invalid-nginx-config",
+    # Values that would change the structure of the file they go into (issue table).
+    "host-injects-nginx", "websocket-path-injects-nginx", "static-url-injects-python", "env-key-with-newline",
+    "env-key-reserved", "env-key-with-space", "env-value-with-control-character", "host-with-newline",
+    "url-prefix-with-space", "workers-100000",
 ]
 
 
@@ -58,8 +63,8 @@ def cases(tmp):
         "unknown-mode": (["-e", "mode=fast"], ["mode", "wsgi", "asgi"]),
         "unknown-server": (["-e", "server=nginx-unit"], ["server", "gunicorn", "uwsgi", "daphne"]),
         # Worker counts and their budgets
-        "zero-workers": (["-e", "django_stack_sync_workers=0"], ["django_stack_sync_workers=0", ">= 1"]),
-        "negative-workers": (["-e", "django_stack_async_workers=-2"], ["django_stack_async_workers=-2", ">= 1"]),
+        "zero-workers": (["-e", "django_stack_sync_workers=0"], ["django_stack_sync_workers=0", "from 1 to"]),
+        "negative-workers": (["-e", "django_stack_async_workers=-2"], ["django_stack_async_workers=-2", "from 1 to"]),
         "threads-not-a-number": (["-e", "django_stack_uwsgi_threads=many"], ["django_stack_uwsgi_threads", "int"]),
         "memory-budget-zero": (["-e", "django_stack_worker_memory_mb=0"],
                                ["django_stack_worker_memory_mb >= 1"]),
@@ -81,9 +86,9 @@ def cases(tmp):
         "wildcard-host": (["-e", '{"django_app_allowed_hosts": ["*"]}'], ["django_app_allowed_hosts", "not '*'"]),
         "no-host": (["-e", '{"django_app_allowed_hosts": []}'], ["django_app_allowed_hosts", "at least one host"]),
         "static-url-without-slashes": (["-e", "django_app_static_url=static"],
-                                       ["django_app_static_url", "start and end with '/'"]),
+                                       ["django_app_static_url='static'", "starting and ending with '/'"]),
         "websocket-path-without-slash": (["-e", "django_app_websocket_path=/ws"],
-                                         ["django_app_websocket_path", "start and end with '/'"]),
+                                         ["django_app_websocket_path='/ws'", "starting and ending with '/'"]),
         # Ports
         "port-out-of-range": (["-e", "nginx_listen_port=70000"], ["nginx_listen_port=70000", "1 to 65535"]),
         "port-taken-by-https": (["-e", "django_stack_daphne_port=443"], ["django_stack_daphne_port=443", "distinct"]),
@@ -95,9 +100,37 @@ def cases(tmp):
                                 ["nginx_tls_certificate_key=/etc/hostname", "readable by root only"]),
         # Passes every check before the roles run, so the nginx role renders it: the
         # candidate must fail nginx -t and leave the live site (and nginx) as they were.
-        "invalid-nginx-config": (["-e", '{"nginx_client_max_body_size": "ten megabytes"}'],
+        # (A size nginx's grammar allows but its 64-bit offsets do not.)
+        "invalid-nginx-config": (["-e", '{"nginx_client_max_body_size": "999999999999g"}'],
                                  ["client_max_body_size", "nginx.conf test failed"]),
+        # Each would have changed what nginx, Python or systemd does; all are refused.
+        "host-injects-nginx": (json_vars(django_app_allowed_hosts=["example.com; return 200 hacked"]),
+                               ["django_app_allowed_hosts item 'example.com; return 200 hacked'", "RFC 1123"]),
+        "websocket-path-injects-nginx": (
+            json_vars(django_app_websocket_path="/ws/ { return 200 hacked; } location /ws2/"),
+            ["django_app_websocket_path='/ws/ { return 200 hacked; } location /ws2/' is not a valid URL prefix"]),
+        "static-url-injects-python": (json_vars(django_app_static_url='/static/"; import os; "/'),
+                                      ["django_app_static_url=", "is not a valid URL prefix"]),
+        "env-key-with-newline": (json_vars(django_app_env={"A\nDJANGO_SETTINGS_MODULE": "mysite.settings"}),
+                                 ["django_app_env: the name 'A", "DJANGO_SETTINGS_MODULE' is not an environment variable name"]),
+        "env-key-reserved": (json_vars(django_app_env={"DJANGO_SETTINGS_MODULE": "mysite.settings"}),
+                             ["DJANGO_SETTINGS_MODULE is set by the roles; use django_app_settings_module"]),
+        "env-key-with-space": (json_vars(django_app_env={"MY KEY": "x"}),
+                               ["django_app_env: the name 'MY KEY' is not an environment variable name"]),
+        "env-value-with-control-character": (json_vars(django_app_env={"TOKEN": "x\u001b[2Jsecret-value"}),
+                                             ["the value of 'TOKEN' holds a control character", "not shown"]),
+        "host-with-newline": (json_vars(django_app_allowed_hosts=["example.com\nreturn"]),
+                              ["django_app_allowed_hosts item 'example.com", "nreturn' is not a valid host name"]),
+        "url-prefix-with-space": (json_vars(django_app_media_url="/my media/"),
+                                  ["django_app_media_url='/my media/' is not a valid URL prefix"]),
+        "workers-100000": (["-e", "django_stack_sync_workers=100000"],
+                           ["django_stack_sync_workers=100000", "django_stack_max_processes="]),
     }
+
+
+def json_vars(**values):
+    """-e with JSON: values with newlines and quotes arrive exactly."""
+    return ["-e", json.dumps(values)]
 
 
 def snapshot(host):
@@ -132,6 +165,7 @@ def test_bad_input_fails_early_and_names_the_variable(runs, case):
     for text in expected:
         assert text in output, f"{text!r} missing from:\n{output[-3000:]}"
     assert "changed=0" in output, output[-2000:]
+    assert "secret-value" not in output
 
 
 def test_the_host_is_left_exactly_as_it_was(host, runs):
