@@ -18,11 +18,7 @@ def test_healthz_reports_the_deployed_stack(host, stack):
     assert health["mode"] == stack["mode"]
     assert health["server"] == stack["server"]
     assert health["debug"] is False
-    if stack["mode"] == "asgi" or stack["server"] == "uwsgi":
-        # The ASGI servers trust nginx's X-Forwarded-For, and nginx hands uWSGI
-        # REMOTE_ADDR: Django sees the client's address, not an empty peer.
-        # (Gunicorn's sync workers report the unix socket's empty peer.)
-        assert health["client"] == "127.0.0.1"
+    assert health["client"] == "127.0.0.1"
 
 
 def test_sync_and_async_views_answer(host):
