@@ -149,9 +149,14 @@ def once(suite):
     return pytest.mark.skipif(suite not in chosen, reason=f"runs in the scenario whose DJANGO_STACK_ONCE names {suite}")
 
 
+# Modules that change the deployed host, in the order they run after every other test.
+LAST = ["test_config_changes.py", "test_switch.py"]
+
+
 def pytest_collection_modifyitems(items):
-    """test_switch.py runs last: it moves the host to other stacks, which every other test would then see."""
-    items.sort(key=lambda item: item.path.name == "test_switch.py")
+    """Tests that redeploy run last, test_switch.py at the very end: every other
+    test must see the host as the scenario deployed it."""
+    items.sort(key=lambda item: LAST.index(item.path.name) + 1 if item.path.name in LAST else 0)
 
 
 def only_for_server(server):

@@ -39,6 +39,21 @@ keepalive = 5
 max_requests = 1000
 max_requests_jitter = 100
 
+
+def post_fork(server, worker):
+    """A worker dies with its master (SIGKILL, the OOM killer), so systemd restarts
+    the service at once: an orphaned sync worker would otherwise keep waiting on
+    the socket for up to timeout / 2 before it noticed."""
+    import ctypes
+    import os
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != server.pid:  # the master died before prctl
+        os._exit(1)
+
+
 # Only nginx can connect (the socket is 0660, group www-data), so
 # its X-Forwarded-* headers are trusted. Over a unix socket there is no peer
 # address to check: without "*" Uvicorn ignores them (wrong scheme, wrong client).

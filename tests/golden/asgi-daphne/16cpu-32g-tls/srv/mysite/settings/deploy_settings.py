@@ -18,12 +18,18 @@
 #   django_app_https             served over HTTPS only        (false)
 #   django_app_hsts_seconds, django_app_hsts_include_subdomains, django_app_hsts_preload
 # The secret key is read from the file named by $DJANGO_SECRET_KEY_FILE.
+# Every value is written as a Python literal (JSON strings and lists are
+# Python too), so no value can add code to this module.
+import asyncio
 import os
 from pathlib import Path
+
+from django.utils.decorators import sync_and_async_middleware
 
 from mysite.settings import *  # noqa: F401,F403
 
 DEBUG = False
+# nginx's '*.example.com' is Django's '.example.com'.
 ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
 SECRET_KEY = Path(os.environ["DJANGO_SECRET_KEY_FILE"]).read_text(encoding="utf-8").strip()
 
@@ -44,6 +50,32 @@ for _database in DATABASES.values():  # noqa: F405
 # nginx terminates TLS and says so in X-Forwarded-Proto; it overwrites any
 # value a client sends, so the header can be trusted.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+# The client's address. nginx sends it as X-Forwarded-For, one address that
+# replaces whatever the client sent. A server behind a unix socket has no peer
+# address (Gunicorn's REMOTE_ADDR is empty there): the header fills it in when
+# the peer is nginx, i.e. no address or a loopback one.
+def _client_address(request):
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if forwarded and request.META.get("REMOTE_ADDR", "") in ("", "127.0.0.1", "::1"):
+        request.META["REMOTE_ADDR"] = forwarded.split(",")[-1].strip()
+
+
+@sync_and_async_middleware
+def client_address_middleware(get_response):
+    if asyncio.iscoroutinefunction(get_response):
+        async def middleware(request):
+            _client_address(request)
+            return await get_response(request)
+    else:
+        def middleware(request):
+            _client_address(request)
+            return get_response(request)
+    return middleware
+
+
+MIDDLEWARE = [__name__ + ".client_address_middleware", *globals().get("MIDDLEWARE", [])]
 
 # The site is HTTPS only: cookies never travel over plain HTTP, a plain request
 # that reaches Django anyway is redirected, and browsers are told to stay on
