@@ -78,6 +78,11 @@ def wsprobe(host, *args):
         return {"ok": False, "error": out.stdout + out.stderr}
 
 
+def json_vars(**values):
+    """Extra variables for run_site as JSON: newlines and quotes arrive exactly."""
+    return ["-e", json.dumps(values)]
+
+
 def run_site(*extra):
     """Run the real site.yml from the controller against this scenario's host."""
     project = os.environ["MOLECULE_PROJECT_DIRECTORY"]

@@ -10,14 +10,13 @@ No case depends on the stack deployed, so they run once, in the scenario whose
 DJANGO_STACK_ONCE names "bad_input".
 """
 import concurrent.futures
-import json
 import os
 import pathlib
 import shutil
 
 import pytest
 
-from conftest import fetch, once, run_site
+from conftest import fetch, json_vars, once, run_site
 
 pytestmark = once("bad_input")
 
@@ -126,11 +125,6 @@ def cases(tmp):
         "workers-100000": (["-e", "django_stack_sync_workers=100000"],
                            ["django_stack_sync_workers=100000", "django_stack_max_processes="]),
     }
-
-
-def json_vars(**values):
-    """-e with JSON: values with newlines and quotes arrive exactly."""
-    return ["-e", json.dumps(values)]
 
 
 def snapshot(host):

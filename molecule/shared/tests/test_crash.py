@@ -26,10 +26,11 @@ def services(stack):
 
 
 def wait_settled(host, unit, deadline_s=30):
+    """supervisord starts its programs after it is back: wait until they all run."""
+    if unit != "supervisor.service":
+        return True
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
-        if unit != "supervisor.service":
-            return True
         lines = host.run("supervisorctl status").stdout.splitlines()
         if lines and all(" RUNNING " in line for line in lines):
             return True

@@ -113,9 +113,12 @@ def _is_host_name(value):
     return len(value) <= 253 and _HOST_NAME.fullmatch(value) is not None
 
 
+def _without_dot_segments(value):
+    return not any(part in (".", "..") for part in value.split("/"))
+
+
 def _is_path(value):
-    return (_PATH.fullmatch(value) is not None
-            and not any(part in (".", "..") for part in value.split("/")))
+    return _PATH.fullmatch(value) is not None and _without_dot_segments(value)
 
 
 def _is_address(value):
@@ -130,8 +133,7 @@ def _is_address(value):
 
 CHECKS = {
     "host name": _is_host_name,
-    "URL prefix": lambda value: (_URL_PREFIX.fullmatch(value) is not None
-                                 and not any(part in (".", "..") for part in value.split("/"))),
+    "URL prefix": lambda value: _URL_PREFIX.fullmatch(value) is not None and _without_dot_segments(value),
     "path": _is_path,
     "user name": lambda value: _USER.fullmatch(value) is not None,
     "site name": lambda value: _SITE_NAME.fullmatch(value) is not None,
