@@ -1,4 +1,4 @@
-"""requirements.yml and the roles' meta declare what the roles really use and what CI really runs.
+"""requirements.yml, galaxy.yml and the roles' meta declare what the roles use and what CI runs.
 
 A user installing from Galaxy gets exactly the collections the roles call (a
 missing one fails at the first task that uses it), at versions the tests ran;
@@ -19,6 +19,9 @@ IN_JINJA = re.compile(r"(?:lookup|query)\(\s*['\"]([a-z][a-z0-9_]*\.[a-z][a-z0-9
                       r"|\|\s*([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)\.[a-z0-9_]+")
 # Not called by any role: Molecule's docker driver needs it to reach the test hosts.
 TEST_ONLY = {"community.docker"}
+GALAXY = yaml.safe_load((ROOT / "galaxy.yml").read_text(encoding="utf-8"))
+# This repository's own collection: its filters are called by their full names.
+OWN = f"{GALAXY['namespace']}.{GALAXY['name']}"
 
 
 def playbook_files():
@@ -43,7 +46,7 @@ def collections_used():
         text = path.read_text(encoding="utf-8")
         names = {m.group(1) for key in keys(yaml.safe_load(text)) if isinstance(key, str) and (m := FQCN.match(key))}
         names |= {a or b for a, b in IN_JINJA.findall(text)}
-        for name in names - {"ansible.builtin"}:
+        for name in names - {"ansible.builtin", OWN}:
             used.setdefault(name, []).append(str(path.relative_to(ROOT)))
     return used
 
@@ -91,3 +94,35 @@ def test_roles_declare_the_ansible_core_release_the_tests_run():
     for meta in metas:
         info = yaml.safe_load(meta.read_text(encoding="utf-8"))["galaxy_info"]
         assert info["min_ansible_version"] == release, meta
+
+
+def test_galaxy_yml_depends_on_what_requirements_yml_lists_for_the_roles():
+    """Installing the collection pulls in exactly the collections its roles call."""
+    wanted = {name: spec for name, spec in declared().items() if name not in TEST_ONLY}
+    assert GALAXY["dependencies"] == wanted
+
+
+def test_the_collection_requires_the_ansible_core_release_the_tests_run():
+    runtime = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text(encoding="utf-8"))
+    release = ".".join(importlib.metadata.version("ansible-core").split(".")[:2])
+    assert runtime["requires_ansible"] == f">={release}.0"
+
+
+def test_the_changelog_has_an_entry_for_the_collection_version():
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert re.search(rf"^## {re.escape(GALAXY['version'])} \(\d{{4}}-\d{{2}}-\d{{2}}\)$", changelog, re.M), GALAXY["version"]
+    assert (ROOT / GALAXY["license_file"]).is_file()
+
+
+def test_the_roles_call_their_filters_by_the_collections_name():
+    """A role inside an installed collection loads no filter_plugins/ of its own."""
+    assert not list((ROOT / "roles").glob("*/filter_plugins"))
+    filters = set()
+    for path in (ROOT / "plugins" / "filter").glob("*.py"):
+        filters |= set(re.findall(r'^\s+"([a-z_]+)": [a-z_]+,$', path.read_text(encoding="utf-8"), re.M))
+    assert len(filters) >= 9, filters
+    for path in playbook_files():
+        text = path.read_text(encoding="utf-8")
+        for name in filters:
+            bare = re.search(rf"\|\s*{name}\b", text)
+            assert not bare, f"{path.relative_to(ROOT)}: | {name} needs its full name {OWN}.{name}"

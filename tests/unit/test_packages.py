@@ -6,7 +6,7 @@ import yaml
 
 from conftest import ROOT, load
 
-packages = load("roles/django_app/filter_plugins/django_app_packages.py", "django_app_packages")
+packages = load("plugins/filter/django_app_packages.py", "django_app_packages")
 DEFAULTS = yaml.safe_load((ROOT / "roles/django_app/defaults/main.yml").read_text())
 STACK_DEFAULTS = yaml.safe_load((ROOT / "roles/django_stack/defaults/main.yml").read_text())
 

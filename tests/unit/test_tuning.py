@@ -1,9 +1,9 @@
-"""Worker counts from a host's vCPUs and memory (roles/django_stack/filter_plugins)."""
+"""Worker counts from a host's vCPUs and memory (plugins/filter)."""
 import pytest
 
 from conftest import load
 
-tuning = load("roles/django_stack/filter_plugins/django_stack_tuning.py", "django_stack_tuning")
+tuning = load("plugins/filter/django_stack_tuning.py", "django_stack_tuning")
 workers = tuning.django_stack_workers
 
 GiB = 1024

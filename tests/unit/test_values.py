@@ -11,7 +11,7 @@ import pytest
 
 from conftest import load
 
-values = load("roles/django_stack/filter_plugins/django_stack_values.py", "django_stack_values")
+values = load("plugins/filter/django_stack_values.py", "django_stack_values")
 
 
 def errors(name, value):
