@@ -48,7 +48,7 @@ def test_a_tagged_run_leaves_due_work_due_and_a_full_run_does_it(host):
     result = run_site()
     assert result.returncode == 0, result.stdout[-3000:]
     assert not host.file(PENDING).exists
-    migrate = result.stdout.split("TASK [django_app : Apply database migrations]")[1].split("TASK [")[0]
+    migrate = result.stdout.split("TASK [django_stack.deploy.django_app : Apply database migrations]")[1].split("TASK [")[0]
     assert "skipping" not in migrate and "ok: [" in migrate, migrate
     main_after, workers_after = workers(host)
     assert main_after == main_before, "a reload, not a restart"
