@@ -42,6 +42,9 @@ RESERVED_ENV = {
     "DJANGO_SECRET_KEY_FILE": "django_app_secret_key",
 }
 
+# The prefix of the variables that describe the stack (django_app_stack_env).
+RESERVED_ENV_PREFIX = "DJANGO_STACK_"
+
 RULES = {
     "host name": (
         "RFC 1123 labels (letters, digits, '-') joined by '.', optionally starting with '.' "
@@ -160,6 +163,9 @@ def _env_errors(env):
                           "(letters, digits and '_', not starting with a digit).")
         elif key in RESERVED_ENV:
             errors.append(f"django_app_env: {key} is set by the roles; use {RESERVED_ENV[key]} instead.")
+        elif key.startswith(RESERVED_ENV_PREFIX):
+            errors.append(f"django_app_env: {key} is reserved: the roles set the {RESERVED_ENV_PREFIX}* "
+                          "variables to describe the stack (mode, server, worker counts).")
         if value is None or isinstance(value, (dict, list)):
             errors.append(f"django_app_env: the value of {key!r} must be a string or a number "
                           f"(it is {'null' if value is None else type(value).__name__}).")

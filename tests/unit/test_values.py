@@ -157,6 +157,12 @@ def test_reserved_keys_name_the_variable_to_use_instead(key, instead):
     assert f"{key} is set by the roles; use {instead}" in message
 
 
+def test_the_stack_description_prefix_is_reserved():
+    (message,) = errors("django_app_env", {"DJANGO_STACK_WORKERS": "64"})
+    assert "DJANGO_STACK_WORKERS is reserved" in message
+    assert errors("django_app_env", {"DJANGO_STACKS": "ok", "MY_DJANGO_STACK_X": "ok"}) == []
+
+
 def test_secret_values_never_appear_in_messages():
     secret = "s3cr3t-\x1b-value"
     found = errors("django_app_env", {"API_TOKEN": secret}) + errors(

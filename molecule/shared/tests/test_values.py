@@ -28,6 +28,12 @@ def test_every_server_process_gets_the_environment_byte_for_byte(host, host_vars
         got = environ(host, pid)
         assert {name: got.get(name) for name in expected} == expected, command
         assert got["DJANGO_SETTINGS_MODULE"] == "deploy_settings", command
+        # What serves the app, told to the app (the demo's front page shows it).
+        assert got["DJANGO_STACK_MODE"] == host_vars["mode"], command
+        assert got["DJANGO_STACK_SERVER"] == host_vars["server"], command
+        assert got["DJANGO_STACK_PROCESS_MANAGER"] == ("supervisor" if host_vars["server"] == "daphne"
+                                                       else "systemd"), command
+        assert int(got["DJANGO_STACK_WORKERS"]) >= 1 and int(got["DJANGO_STACK_WEBSOCKET_WORKERS"]) >= 1, command
 
 
 def test_django_sees_the_clients_address_not_a_forged_one(host):
