@@ -3,7 +3,10 @@
 #
 # Every step checks before it acts, so a second run costs a few seconds:
 #   1. Debian packages: docker.io (the engine), debootstrap (to build the image
-#      without a registry), rsync (the roles copy a project with it), python3-venv.
+#      without a registry), rsync (the roles copy a project with it), python3-venv,
+#      openssl (scripts/demo.sh reads the site's certificate with it); with
+#      BOOTSTRAP_BROWSER=1 (scripts/test.sh) also chromium and chromium-driver,
+#      the headless browser of the browser tests.
 #   2. The Python tools in .venv, pinned by requirements-dev.txt.
 #   3. A Docker daemon: started in the background when none answers.
 #   4. The test-host image: a Debian 12 root filesystem with systemd, built from
@@ -34,6 +37,11 @@ install_packages() {
   command -v debootstrap >/dev/null || missing+=(debootstrap)
   command -v rsync >/dev/null || missing+=(rsync)
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+  command -v openssl >/dev/null || missing+=(openssl)
+  if [ "${BOOTSTRAP_BROWSER:-0}" = 1 ]; then
+    command -v chromium >/dev/null || missing+=(chromium)
+    command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  fi
   [ ${#missing[@]} -eq 0 ] && return 0
   need_root
   log "apt-get install ${missing[*]}"

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Starts (or reuses) a Debian 12 systemd test host as a container.
-#   scripts/test-host.sh NAME [PORT]   publishes the host's port 80 on 127.0.0.1:PORT
+#   scripts/test-host.sh NAME [PORT [TLS_PORT]]
+# publishes the host's port 80 on 127.0.0.1:PORT and its port 443 on
+# 127.0.0.1:TLS_PORT (a host already running keeps the ports it has).
 # The flags are the ones that run systemd as PID 1 on this kind of machine
 # (see shared TEST-HOSTS notes: --privileged fails without CAP_SYS_RESOURCE).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 
 start_test_host() {
-  local name=$1 port=${2:-}
+  local name=$1 port=${2:-} tls_port=${3:-}
   if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != "true" ]; then
     docker rm -f "$name" >/dev/null 2>&1 || true
     log "starting test host $name"
@@ -15,7 +17,7 @@ start_test_host() {
       --cap-add SYS_ADMIN --cgroupns=host \
       -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
       --stop-signal SIGRTMIN+3 \
-      ${port:+-p "127.0.0.1:$port:80"} \
+      ${port:+-p "127.0.0.1:$port:80"} ${tls_port:+-p "127.0.0.1:$tls_port:443"} \
       "$TEST_HOST_IMAGE" /lib/systemd/systemd >/dev/null
   fi
   local state

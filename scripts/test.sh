@@ -16,6 +16,8 @@
 # the time each step took.
 set -euo pipefail
 suite_start=$SECONDS
+# The browser tests (test_browser.py) drive Debian's headless Chromium.
+export BOOTSTRAP_BROWSER=1
 . "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 bootstrap
 cd "$ROOT"

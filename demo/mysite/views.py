@@ -35,8 +35,19 @@ def _delay_ms(request):
         return 0
 
 
+def _deployed_stack():
+    """What the deploy roles say serves the app (DJANGO_STACK_* variables), if anything."""
+    names = ("mode", "server", "process_manager", "workers", "threads", "websocket_workers")
+    return {name: os.environ.get("DJANGO_STACK_" + name.upper(), "") for name in names}
+
+
 def index(request):
-    return render(request, "mysite/index.html", _serving_stack(request))
+    """The front page: what serves it, and a chat whose messages name their processes."""
+    return render(
+        request,
+        "mysite/index.html",
+        {**_serving_stack(request), "deployed": _deployed_stack(), "pid": os.getpid()},
+    )
 
 
 def healthz(request):
