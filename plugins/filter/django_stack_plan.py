@@ -79,7 +79,7 @@ def django_stack_plan(inputs):
         return "" if activation else f"127.0.0.1:{port}"
 
     def gunicorn_address(instance, port):
-        return f"unix:/run/{instance}.sock" if activation else f"127.0.0.1:{port}"
+        return f"unix:{instance['socket']}" if activation else f"127.0.0.1:{port}"
 
     # Every service a stack of this project may run; the ones the chosen stack does
     # not use are absent (retired once nginx has moved on).
@@ -93,6 +93,7 @@ def django_stack_plan(inputs):
             "threads": int(inputs["gthread_threads"]) if gthread else 1,
             "bind": gunicorn_bind(inputs["gunicorn_port"]),
             "timeout": timeout,
+            "socket": f"/run/{name}-gunicorn.sock",
         },
         {
             "name": f"{name}-websocket",
@@ -103,6 +104,7 @@ def django_stack_plan(inputs):
             "threads": 1,
             "bind": gunicorn_bind(inputs["websocket_port"]),
             "timeout": timeout,
+            "socket": f"/run/{name}-websocket.sock",
         },
     ]
     uwsgi_instances = [{
@@ -121,8 +123,8 @@ def django_stack_plan(inputs):
     }]
 
     http_address = {
-        "gunicorn_sync": gunicorn_address(f"{name}-gunicorn", inputs["gunicorn_port"]),
-        "gunicorn_uvicorn": gunicorn_address(f"{name}-gunicorn", inputs["gunicorn_port"]),
+        "gunicorn_sync": gunicorn_address(gunicorn_instances[0], inputs["gunicorn_port"]),
+        "gunicorn_uvicorn": gunicorn_address(gunicorn_instances[0], inputs["gunicorn_port"]),
         "uwsgi": f"unix:/run/{name}-uwsgi.sock",
         "daphne": f"127.0.0.1:{inputs['daphne_port']}",
     }[layout["http"]]
@@ -131,7 +133,7 @@ def django_stack_plan(inputs):
     elif layout["websocket"] == "http":
         websocket_address = http_address
     else:
-        websocket_address = gunicorn_address(f"{name}-websocket", inputs["websocket_port"])
+        websocket_address = gunicorn_address(gunicorn_instances[1], inputs["websocket_port"])
 
     running = [i for i in gunicorn_instances if i["state"] == "present"]
     packages = inputs["python_packages"]

@@ -140,3 +140,10 @@ def test_a_missing_input_is_named():
 def test_a_boolean_that_is_not_one_is_refused():
     with pytest.raises(ValueError, match="not a boolean: 'maybe'"):
         stack("wsgi", "gunicorn", websockets="maybe")
+
+
+def test_nginx_connects_to_the_socket_each_gunicorn_instance_listens_on():
+    result = stack("wsgi", "gunicorn")
+    http, websocket = result["gunicorn_instances"]
+    assert result["nginx"]["nginx_app_address"] == "unix:" + http["socket"] == "unix:/run/shop-gunicorn.sock"
+    assert result["nginx"]["nginx_websocket_address"] == "unix:" + websocket["socket"]
