@@ -110,13 +110,16 @@ def django_stack_plan(inputs):
     uwsgi_instances = [{
         "name": f"{name}-uwsgi",
         "state": _state(layout["http"] == "uwsgi"),
+        "app": inputs["wsgi_application"],
         "processes": uwsgi_processes,
         "threads": uwsgi_threads,
         "harakiri": timeout,
+        "socket": f"/run/{name}-uwsgi.sock",
     }]
     daphne_instances = [{
         "name": f"{name}-daphne",
         "state": _state(layout["http"] == "daphne"),
+        "app": inputs["asgi_application"],
         "processes": async_workers,
         "port": int(inputs["daphne_port"]),
         "http_timeout": timeout,
@@ -125,7 +128,7 @@ def django_stack_plan(inputs):
     http_address = {
         "gunicorn_sync": gunicorn_address(gunicorn_instances[0], inputs["gunicorn_port"]),
         "gunicorn_uvicorn": gunicorn_address(gunicorn_instances[0], inputs["gunicorn_port"]),
-        "uwsgi": f"unix:/run/{name}-uwsgi.sock",
+        "uwsgi": f"unix:{uwsgi_instances[0]['socket']}",
         "daphne": f"127.0.0.1:{inputs['daphne_port']}",
     }[layout["http"]]
     if not websockets:

@@ -63,6 +63,11 @@ def test_the_http_instance_serves_the_interface_of_the_mode():
     assert (asgi["app"], asgi["worker_class"], asgi["workers"]) == ("shop.asgi:application", "uvicorn", 2)
     websocket = stack("wsgi", "uwsgi")["gunicorn_instances"][1]
     assert (websocket["app"], websocket["worker_class"], websocket["workers"]) == ("shop.asgi:application", "uvicorn", 2)
+    uwsgi = stack("wsgi", "uwsgi")["uwsgi_instances"][0]
+    assert (uwsgi["app"], uwsgi["processes"], uwsgi["threads"], uwsgi["socket"]) == (
+        "shop.wsgi:application", 5, 2, "/run/shop-uwsgi.sock")
+    daphne = stack("asgi", "daphne")["daphne_instances"][0]
+    assert (daphne["app"], daphne["processes"], daphne["port"]) == ("shop.asgi:application", 2, 8001)
 
 
 def test_gthread_threads_apply_to_sync_workers_only():
