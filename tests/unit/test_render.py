@@ -115,3 +115,19 @@ def test_render_refuses_an_impossible_stack(tmp_path):
     assert result.returncode != 0
     assert "Valid pairs" in result.stdout
     assert not any(tmp_path.iterdir())
+
+
+def test_inventory_values_win_over_role_defaults(tmp_path):
+    """As in site.yml: each role's defaults are the lowest layer, under the inventory's values."""
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("all:\n  hosts:\n    localhost:\n"
+                         "      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
+                         "      gunicorn_max_requests: 777\n"
+                         "      nginx_client_max_body_size: 3m\n      uwsgi_buffer_size: 65536\n")
+    result = render(tmp_path / "wsgi", "-i", str(inventory))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "\nmax_requests = 777\n" in (tmp_path / "wsgi/etc/mysite/mysite-gunicorn.conf.py").read_text()
+    assert "client_max_body_size 3m;" in (tmp_path / "wsgi/etc/nginx/sites-available/mysite.conf").read_text()
+    result = render(tmp_path / "uwsgi", "-i", str(inventory), "-e", "server=uwsgi")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "buffer-size = 65536" in (tmp_path / "uwsgi/etc/mysite/mysite-uwsgi.ini").read_text()
