@@ -42,15 +42,22 @@ def markdown():
         defaults = (yaml.safe_load(defaults_file.read_text()) or {}) if defaults_file.exists() else {}
         out += [f"### {role}", "", cell(main["short_description"]) + ".", "",
                 "| variable | type | default | what it is |", "|---|---|---|---|"]
+        shared = {}
         for name, option in main.get("options", {}).items():
             description = option.get("description", "")
             if isinstance(description, list):
                 description = " ".join(description)
+            if description.startswith("Shared with "):
+                # scripts/shared_inputs.py: listed once, in the table of the role that owns it.
+                shared.setdefault(description.split(":")[0][len("Shared with "):], []).append(name)
+                continue
             kind = option.get("type", "str")
             if option.get("choices"):
                 kind += ": " + ", ".join(str(c) for c in option["choices"])
             out.append(f"| `{name}` | {cell(kind)} | {default(option, defaults.get(name))} | {cell(description)} |")
         out.append("")
+        for source, names in shared.items():
+            out += [f"Also reads inputs of `{source}`: " + ", ".join(f"`{n}`" for n in names) + ".", ""]
     out.append(END)
     return "\n".join(out) + "\n"
 
