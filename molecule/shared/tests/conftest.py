@@ -60,13 +60,26 @@ def fetch(host, path, headers=None, timeout=15):
     return Response(status=int(lines[0].split()[1]), headers=parsed, body=body)
 
 
-def wait_healthy(host, deadline_s=60):
+def poll(check, deadline_s, interval_s=1.0):
+    """check()'s first truthy result, asking until deadline_s seconds have passed; else that last falsy one."""
     end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if fetch(host, "/healthz", timeout=5).status == 200:
-            return True
-        time.sleep(1)
-    return False
+    while True:
+        value = check()
+        if value or time.monotonic() > end:
+            return value
+        time.sleep(interval_s)
+
+
+def wait_healthy(host, deadline_s=60):
+    return poll(lambda: fetch(host, "/healthz", timeout=5).status == 200, deadline_s)
+
+
+def all_running(host, pattern="", deadline_s=30):
+    """Every Supervisor program (matching pattern, e.g. 'NAME:*') is RUNNING within deadline_s."""
+    def check():
+        lines = host.run(f"supervisorctl status {pattern}").stdout.splitlines()
+        return bool(lines) and all(" RUNNING " in line for line in lines)
+    return poll(check, deadline_s, 0.5)
 
 
 def wsprobe(host, *args):

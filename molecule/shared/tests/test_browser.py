@@ -22,7 +22,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from conftest import CA_FILE, SITE, once
+from conftest import CA_FILE, SITE, once, poll
 
 pytestmark = once("browser")
 
@@ -51,14 +51,9 @@ def spki_sha256(pem):
 
 
 def wait_for(what, check, timeout=WAIT_S):
-    end = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"waited {timeout} s for {what}")
-        time.sleep(0.2)
+    value = poll(check, timeout, 0.2)
+    assert value, f"waited {timeout} s for {what}"
+    return value
 
 
 @pytest.fixture(scope="module")

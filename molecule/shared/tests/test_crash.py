@@ -7,11 +7,10 @@ then probes every 50 ms), so the time is what a client there would see and
 not the test's round trips into the container.
 """
 import shlex
-import time
 
 import pytest
 
-from conftest import CA_FILE, SITE, curl_options, site_url
+from conftest import CA_FILE, SITE, all_running, curl_options, site_url
 
 BACK_WITHIN_S = 5
 
@@ -60,17 +59,9 @@ def services(stack):
     return units
 
 
-def wait_settled(host, unit, deadline_s=30):
+def wait_settled(host, unit):
     """supervisord starts its programs after it is back: wait until they all run."""
-    if unit != "supervisor.service":
-        return True
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        lines = host.run("supervisorctl status").stdout.splitlines()
-        if lines and all(" RUNNING " in line for line in lines):
-            return True
-        time.sleep(0.5)
-    return False
+    return unit != "supervisor.service" or all_running(host)
 
 
 @pytest.mark.parametrize("index", range(5))

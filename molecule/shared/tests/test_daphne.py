@@ -1,7 +1,6 @@
 """Daphne under Supervisor: the three traps of the Channels recipe, each caught."""
-import time
 
-from conftest import APP, fetch, only_for_server, wait_healthy
+from conftest import APP, all_running, fetch, only_for_server, wait_healthy
 
 PROGRAM = f"{APP}-daphne"
 
@@ -11,16 +10,6 @@ only_daphne = only_for_server("daphne")
 
 def supervisor_status(host):
     return host.run(f"supervisorctl status '{PROGRAM}:*'").stdout.splitlines()
-
-
-def wait_all_running(host, deadline_s=30):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        lines = supervisor_status(host)
-        if lines and all(" RUNNING " in line for line in lines):
-            return True
-        time.sleep(1)
-    return False
 
 
 def test_every_process_runs_on_the_socket_supervisor_hands_over(host):
@@ -83,7 +72,7 @@ def test_all_processes_share_the_one_socket_supervisor_owns(host):
 
 def test_processes_come_back_after_supervisor_restarts(host):
     assert host.run("systemctl restart supervisor").rc == 0
-    assert wait_all_running(host)
+    assert all_running(host, f"'{PROGRAM}:*'")
     assert wait_healthy(host)
     assert fetch(host, "/healthz").json()["server"] == "daphne"
 
