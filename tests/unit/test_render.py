@@ -131,3 +131,13 @@ def test_inventory_values_win_over_role_defaults(tmp_path):
     result = render(tmp_path / "uwsgi", "-i", str(inventory), "-e", "server=uwsgi")
     assert result.returncode == 0, result.stdout[-3000:]
     assert "buffer-size = 65536" in (tmp_path / "uwsgi/etc/mysite/mysite-uwsgi.ini").read_text()
+
+
+@pytest.mark.parametrize("value", ["nginx_hsts_max_age=abc", "django_app_redis_max_connections=many"])
+def test_a_wrong_input_of_a_later_role_fails_before_any_file(tmp_path, value):
+    """Inputs django_stack does not read are checked by django_app's and nginx's check entry points, first."""
+    result = render(tmp_path / "tree", "-e", value)
+    assert result.returncode != 0
+    assert f"argument '{value.split('=')[0]}' is of type str" in result.stdout
+    assert "Validating arguments against arg spec 'check'" in result.stdout
+    assert not (tmp_path / "tree").exists()
