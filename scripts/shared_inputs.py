@@ -89,7 +89,7 @@ def scalar(value):
     return json.dumps(value) if isinstance(value, (str, list, dict)) else json.dumps(value).lower()
 
 
-def spec_block(role, names):
+def spec_block(names):
     lines = [f"      {BEGIN}", "      # (same names, types, descriptions and defaults as there; see that script)."]
     for name in names:
         option = spec_of(owner(name))["main"]["options"][name]
@@ -109,7 +109,7 @@ def spec_block(role, names):
     return "\n".join(lines) + "\n"
 
 
-def defaults_block(role, names):
+def defaults_block(names):
     lines = [BEGIN, "# (the defaults of the roles that own them; see that script). The prefix names"]
     lines += ["# the owner, not this role: hence the noqa."]
     for name in (n for n in names if n in defaults_of(owner(n))):
@@ -122,17 +122,17 @@ def defaults_block(role, names):
     return "\n".join(lines) + "\n"
 
 
-def with_spec_block(role, text, names):
+def with_spec_block(text, names):
     text = strip_block(text)
     if not names:
         return text
     match = re.search(r"^  main:\n(?:    .*\n)*?    options:.*\n", text, re.M)
-    return text[:match.end()] + spec_block(role, names) + text[match.end():]
+    return text[:match.end()] + spec_block(names) + text[match.end():]
 
 
-def with_defaults_block(role, text, names):
+def with_defaults_block(text, names):
     text = strip_block(text)
-    return text if not names else text.rstrip("\n") + "\n" + defaults_block(role, names)
+    return text if not names else text.rstrip("\n") + "\n" + defaults_block(names)
 
 
 def updated(role):
@@ -140,11 +140,10 @@ def updated(role):
     names = reads(role)
     spec_path = ROOT / "roles" / role / "meta" / "argument_specs.yml"
     defaults_path = ROOT / "roles" / role / "defaults" / "main.yml"
-    out = {spec_path: (spec_path.read_text(), None)}
-    out[spec_path] = (out[spec_path][0], with_spec_block(role, out[spec_path][0], names))
-    current = defaults_path.read_text() if defaults_path.exists() else "---\n"
-    out[defaults_path] = (current, with_defaults_block(role, current, names))
-    return out
+    spec = spec_path.read_text()
+    defaults = defaults_path.read_text() if defaults_path.exists() else "---\n"
+    return {spec_path: (spec, with_spec_block(spec, names)),
+            defaults_path: (defaults, with_defaults_block(defaults, names))}
 
 
 def main(argv):

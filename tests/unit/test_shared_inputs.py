@@ -53,6 +53,6 @@ def test_a_new_read_makes_the_blocks_stale(monkeypatch):
     monkeypatch.setattr(shared, "own_text", lambda role: own_text(role) + "{{ nginx_listen_port }}")
     assert "nginx_listen_port" in shared.reads("gunicorn")
     current = (ROOT / "roles/gunicorn/meta/argument_specs.yml").read_text()
-    wanted = shared.with_spec_block("gunicorn", current, shared.reads("gunicorn"))
+    wanted = shared.with_spec_block(current, shared.reads("gunicorn"))
     assert wanted != current
     assert "nginx_listen_port" in yaml.safe_load(wanted)["argument_specs"]["main"]["options"]
