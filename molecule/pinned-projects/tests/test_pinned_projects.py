@@ -77,10 +77,10 @@ def check_chat_crosses_processes(host, room):
 
 
 def snapshot(host, app):
-    """Checksums of everything a deployment of `app` writes, its virtualenv included."""
+    """Checksums of everything a deployment of `app` writes, its virtualenvs and which one runs included."""
     watched = (f"/etc/nginx /etc/systemd/system /etc/supervisor /etc/{app} /srv/{app}/settings "
-               f"/srv/{app}/app /srv/{app}/venv /var/lib/{app}")
-    out = host.run(f"find {watched} -type f -exec sha256sum {{}} + 2>/dev/null | sort")
+               f"/srv/{app}/app /srv/{app}/venvs /var/lib/{app}")
+    out = host.run(f"readlink /srv/{app}/venv; find {watched} -type f -exec sha256sum {{}} + 2>/dev/null | sort")
     assert out.stdout, out.stderr
     return out.stdout
 

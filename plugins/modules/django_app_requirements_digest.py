@@ -1,0 +1,166 @@
+#!/usr/bin/python
+"""Digest of everything a virtualenv built from a requirements file depends on."""
+import hashlib
+import os
+import re
+import shlex
+import shutil
+
+from ansible.module_utils.basic import AnsibleModule
+
+DOCUMENTATION = r"""
+module: django_app_requirements_digest
+short_description: Digest of what a virtualenv built from a requirements file depends on
+description:
+  - Reads a pip requirements file and every file it includes (C(-r), C(-c)),
+    hashes the trees of the local paths it names (C(-e .), C(./libs/x)), and
+    mixes in the interpreter's version and the extra packages.
+  - Two projects with the same digest get the same virtualenv, so a deploy that
+    changes code only reuses the one already built. Reads only; never changes anything.
+options:
+  project:
+    description: The project's directory; the requirements file is relative to it.
+    type: path
+    required: true
+  requirements:
+    description: The requirements file, relative to O(project).
+    type: str
+    required: true
+  python:
+    description: The interpreter the virtualenv is made from; its C(sys.version) is part of the digest.
+    type: str
+    required: true
+  packages:
+    description: Packages installed next to the requirements (the stack's servers).
+    type: list
+    elements: str
+    default: []
+author: django-stack
+"""
+
+EXAMPLES = r"""
+- name: Work out which virtualenv the app needs
+  django_stack.deploy.django_app_requirements_digest:
+    project: /tmp/checkout
+    requirements: requirements.txt
+    python: /usr/bin/python3
+    packages: [gunicorn]
+  register: digest
+"""
+
+RETURN = r"""
+digest:
+  description: Hex SHA-256 of the inputs.
+  returned: success
+  type: str
+files:
+  description: The requirements files read, relative to O(project), in the order read.
+  returned: success
+  type: list
+  elements: str
+local_paths:
+  description: Local paths the requirements install from, relative to O(project); their content is in the digest.
+  returned: success
+  type: list
+  elements: str
+"""
+
+INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+)(\S+)$")
+EDITABLE = re.compile(r"^(-e|--editable)(?:\s*=\s*|\s+)")
+SKIP_DIRS = {"__pycache__", ".git", ".hg", ".svn", "build", "dist", ".tox", ".venv", "node_modules"}
+
+
+def logical_lines(text):
+    """pip's view of a requirements file: continuations joined, comments gone."""
+    joined = re.sub(r"\\\r?\n", "", text)
+    for raw in joined.splitlines():
+        line = re.sub(r"(^|\s+)#.*$", "", raw).strip()
+        if line:
+            yield line
+
+
+def local_path(line, base):
+    """The local directory or file a requirement line installs from, or None."""
+    target = EDITABLE.sub("", line).split(";", 1)[0].strip()
+    if target.startswith("file:"):
+        target = re.sub(r"^file:(//)?", "", target)
+    elif "://" in target or " @ " in line or "@" in target.split("/", 1)[0]:
+        return None
+    if target.startswith((".", "/", "~")) or ("/" in target and os.path.exists(os.path.join(base, target))):
+        return os.path.normpath(os.path.join(base, os.path.expanduser(target)))
+    return None
+
+
+def tree_digest(path):
+    """SHA-256 of a file, or of a directory's file names and contents (build clutter left out)."""
+    digest = hashlib.sha256()
+    if os.path.isfile(path):
+        with open(path, "rb") as handle:
+            digest.update(handle.read())
+        return digest.hexdigest()
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+        for name in sorted(files):
+            if name.endswith((".pyc", ".pyo")):
+                continue
+            full = os.path.join(root, name)
+            digest.update(os.path.relpath(full, path).encode() + b"\0")
+            with open(full, "rb") as handle:
+                digest.update(hashlib.sha256(handle.read()).digest())
+    return digest.hexdigest()
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "project": {"type": "path", "required": True},
+            "requirements": {"type": "str", "required": True},
+            "python": {"type": "str", "required": True},
+            "packages": {"type": "list", "elements": "str", "default": []},
+        },
+        supports_check_mode=True,
+    )
+    project = module.params["project"]
+    python = shlex.split(module.params["python"])
+    if not python or shutil.which(python[0]) is None:
+        module.fail_json(msg=f"The interpreter {module.params['python']} does not exist on the host.")
+    rc, version, err = module.run_command(python + ["-c", "import sys; print(sys.version)"])
+    if rc != 0:
+        module.fail_json(msg=f"The interpreter {module.params['python']} does not run: {err.strip()}")
+
+    digest = hashlib.sha256()
+    digest.update(b"python\0" + version.strip().encode() + b"\0")
+    for package in sorted(module.params["packages"]):
+        digest.update(b"package\0" + package.encode() + b"\0")
+
+    files, local_paths, pending = [], [], [os.path.normpath(module.params["requirements"])]
+    while pending:
+        relative = pending.pop(0)
+        if relative in files:
+            continue
+        full = os.path.join(project, relative)
+        try:
+            with open(full, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as error:
+            including = f", included by {files[-1]}" if files else ""
+            module.fail_json(msg=f"Cannot read the requirements file {relative}{including}: {error.strerror}")
+        files.append(relative)
+        digest.update(b"file\0" + relative.encode() + b"\0" + text.encode() + b"\0")
+        base = os.path.dirname(full)
+        for line in logical_lines(text):
+            included = INCLUDE.match(line)
+            if included:
+                pending.append(os.path.relpath(os.path.normpath(os.path.join(base, included.group(2))), project))
+                continue
+            path = local_path(line, base)
+            if path is not None and os.path.exists(path):
+                # Relative: the project is read from a scratch copy, at a new place each run.
+                local_paths.append(os.path.relpath(path, project))
+                digest.update(b"path\0" + local_paths[-1].encode() + b"\0" + tree_digest(path).encode() + b"\0")
+
+    module.exit_json(changed=False, digest=digest.hexdigest(), files=files, local_paths=local_paths)
+
+
+if __name__ == "__main__":
+    main()

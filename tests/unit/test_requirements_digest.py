@@ -1,0 +1,87 @@
+"""The digest that names a virtualenv (plugins/modules/django_app_requirements_digest.py).
+
+Two projects get the same virtualenv exactly when their digests are equal, so the
+digest must change with every input a pip install reads, and with nothing else.
+The module runs as Ansible runs it: its arguments as JSON on stdin.
+"""
+import json
+import pathlib
+import subprocess
+import sys
+
+MODULE = pathlib.Path(__file__).resolve().parents[2] / "plugins" / "modules" / "django_app_requirements_digest.py"
+
+
+def digest(project, requirements="requirements.txt", packages=("gunicorn",), python=sys.executable):
+    args = {"ANSIBLE_MODULE_ARGS": {"project": str(project), "requirements": requirements,
+                                    "python": python, "packages": list(packages)}}
+    out = subprocess.run([sys.executable, str(MODULE)], input=json.dumps(args), capture_output=True,
+                         text=True, check=False)
+    return json.loads(out.stdout)
+
+
+def project(tmp_path, name="project", **files):
+    root = tmp_path / name
+    for relative, text in {"requirements.txt": "Django==5.2.19\n", "app/views.py": "X = 1\n", **files}.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text, encoding="utf-8")
+    return root
+
+
+def test_the_same_inputs_anywhere_give_the_same_digest_and_code_is_not_one(tmp_path):
+    first = project(tmp_path)
+    second = project(tmp_path, "elsewhere", **{"app/views.py": "X = 2\n"})
+    assert digest(first)["digest"] == digest(second)["digest"]
+    assert digest(first)["files"] == ["requirements.txt"]
+    assert not digest(first)["changed"]
+
+
+def test_the_interpreter_and_the_server_packages_are_inputs_their_order_is_not(tmp_path):
+    root = project(tmp_path)
+    base = digest(root, packages=["gunicorn", "uvicorn-worker"])["digest"]
+    assert digest(root, packages=["uvicorn-worker", "gunicorn"])["digest"] == base
+    assert digest(root, packages=["gunicorn"])["digest"] != base
+    other = tmp_path / "python3.99"
+    other.write_text("#!/bin/sh\necho '3.99.0 (main)'\n", encoding="utf-8")
+    other.chmod(0o755)
+    assert digest(root, python=str(other), packages=["gunicorn", "uvicorn-worker"])["digest"] != base
+
+
+def test_included_files_are_read_and_their_content_counts(tmp_path):
+    root = project(tmp_path, **{
+        "requirements.txt": "-r requirements/base.txt\n--constraint=requirements/constraints.txt  # pins\n",
+        "requirements/base.txt": "Django==5.2.19\n-r more.txt\n",
+        "requirements/more.txt": "six==1.17.0\n",
+        "requirements/constraints.txt": "asgiref==3.8.1\n",
+    })
+    result = digest(root)
+    assert result["files"] == ["requirements.txt", "requirements/base.txt", "requirements/constraints.txt",
+                               "requirements/more.txt"]
+    (root / "requirements/more.txt").write_text("six==1.16.0\n", encoding="utf-8")
+    assert digest(root)["digest"] != result["digest"]
+
+
+def test_a_local_path_it_installs_makes_its_content_an_input(tmp_path):
+    root = project(tmp_path, **{"requirements.txt": "Django==5.2.19\n-e .\n./libs/tool \\\n  # continued\n",
+                                "libs/tool/setup.py": "x = 1\n", "pyproject.toml": "[project]\n"})
+    result = digest(root)
+    assert result["local_paths"] == [".", "libs/tool"]
+    (root / "app/views.py").write_text("X = 2\n", encoding="utf-8")
+    changed = digest(root)["digest"]
+    assert changed != result["digest"]
+    # Build clutter is not content.
+    (root / "app/__pycache__").mkdir()
+    (root / "app/__pycache__/views.cpython-311.pyc").write_bytes(b"\0")
+    assert digest(root)["digest"] == changed
+
+
+def test_a_missing_include_fails_naming_it_and_what_includes_it(tmp_path):
+    result = digest(project(tmp_path, **{"requirements.txt": "-r requirements/prod.txt\n"}))
+    assert result["failed"]
+    assert "requirements/prod.txt, included by requirements.txt" in result["msg"]
+
+
+def test_an_interpreter_that_does_not_run_fails(tmp_path):
+    result = digest(project(tmp_path), python="/nonexistent/python3")
+    assert result["failed"]
+    assert "/nonexistent/python3" in result["msg"]
