@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prepares this machine to deploy to and test against local Debian 12 test hosts.
+# Prepares this machine to deploy to and test against local Debian 12 test hosts
+# (Debian 13 with TEST_HOST_RELEASE=trixie).
 #
 # Every step checks before it acts, so a second run costs a few seconds:
 #   1. Debian packages: docker.io (the engine), debootstrap (to build the image
@@ -18,9 +19,16 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${DJANGO_STACK_VENV:-$ROOT/.venv}
+# The Debian release of the test hosts: bookworm (12, the default) or trixie (13).
+TEST_HOST_RELEASE=${TEST_HOST_RELEASE:-bookworm}
+case $TEST_HOST_RELEASE in
+  bookworm) test_host_version=12 ;;
+  trixie) test_host_version=13 ;;
+  *) echo "bootstrap: TEST_HOST_RELEASE=$TEST_HOST_RELEASE: the test hosts run bookworm or trixie" >&2; exit 1 ;;
+esac
 # Bump the tag when the recipe in build_image changes: hosts with the old image rebuild.
-TEST_HOST_IMAGE=${TEST_HOST_IMAGE:-django-stack/debian12-systemd:bookworm-2}
-export TEST_HOST_IMAGE
+TEST_HOST_IMAGE=${TEST_HOST_IMAGE:-django-stack/debian$test_host_version-systemd:$TEST_HOST_RELEASE-2}
+export TEST_HOST_RELEASE TEST_HOST_IMAGE
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -115,7 +123,7 @@ build_rootfs() {
   local rootfs=$1 bundle
   debootstrap --variant=minbase \
     --include=systemd,systemd-sysv,python3,dbus,ca-certificates,curl,procps,sudo \
-    bookworm "$rootfs" >/dev/null || return 1
+    "$TEST_HOST_RELEASE" "$rootfs" >/dev/null || return 1
   if bundle=$(ca_bundle); then
     # Trust what the controller trusts: pip inside the host reaches PyPI through
     # the same TLS proxy, if there is one. Added next to Debian's own certificates.

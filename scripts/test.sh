@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test: lint, unit tests, then each Molecule scenario on a fresh
-# Debian 12 systemd test host (converge, idempotence, verify, destroy).
+# Debian 12 (TEST_HOST_RELEASE) systemd test host (converge, idempotence, verify, destroy).
 #
 #   scripts/test.sh                    # everything
 #   scripts/test.sh wsgi-gunicorn      # lint, unit tests and the named scenarios
 #   TEST_JOBS=1 scripts/test.sh        # one scenario at a time (default: 2 at once)
+#   TEST_HOST_RELEASE=trixie scripts/test.sh asgi-daphne   # on Debian 13 test hosts
 #
 # Installs what it needs first (scripts/bootstrap.sh). Exits non-zero when
 # anything fails; every scenario runs even after one has failed.
