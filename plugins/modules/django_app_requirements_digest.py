@@ -133,9 +133,10 @@ def main():
     for package in sorted(module.params["packages"]):
         digest.update(b"package\0" + package.encode() + b"\0")
 
-    files, local_paths, pending = [], [], [os.path.normpath(module.params["requirements"])]
+    # (file, the file that includes it): read in the order pip meets them.
+    files, local_paths, pending = [], [], [(os.path.normpath(module.params["requirements"]), None)]
     while pending:
-        relative = pending.pop(0)
+        relative, includer = pending.pop(0)
         if relative in files:
             continue
         full = os.path.join(project, relative)
@@ -143,7 +144,7 @@ def main():
             with open(full, encoding="utf-8") as handle:
                 text = handle.read()
         except OSError as error:
-            including = f", included by {files[-1]}" if files else ""
+            including = f", included by {includer}" if includer else ""
             module.fail_json(msg=f"Cannot read the requirements file {relative}{including}: {error.strerror}")
         files.append(relative)
         digest.update(b"file\0" + relative.encode() + b"\0" + text.encode() + b"\0")
@@ -151,7 +152,8 @@ def main():
         for line in logical_lines(text):
             included = INCLUDE.match(line)
             if included:
-                pending.append(os.path.relpath(os.path.normpath(os.path.join(base, included.group(2))), project))
+                pending.append((os.path.relpath(os.path.normpath(os.path.join(base, included.group(2))), project),
+                                relative))
                 continue
             path = local_path(line, base)
             if path is not None and os.path.exists(path):

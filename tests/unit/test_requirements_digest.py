@@ -79,6 +79,11 @@ def test_a_missing_include_fails_naming_it_and_what_includes_it(tmp_path):
     result = digest(project(tmp_path, **{"requirements.txt": "-r requirements/prod.txt\n"}))
     assert result["failed"]
     assert "requirements/prod.txt, included by requirements.txt" in result["msg"]
+    # Named by the file that includes it, not by the one read last.
+    result = digest(project(tmp_path, "nested", **{
+        "requirements.txt": "-r base.txt\n-r missing.txt\n", "base.txt": "Django==5.2.19\n"}))
+    assert result["failed"]
+    assert "missing.txt, included by requirements.txt" in result["msg"]
 
 
 def test_an_interpreter_that_does_not_run_fails(tmp_path):
