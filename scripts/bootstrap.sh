@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares this machine to deploy to and test against local Debian 12 test hosts
-# (Debian 13 with TEST_HOST_RELEASE=trixie).
+# (Debian 13 with TEST_HOST_RELEASE=trixie; TEST_HOST_RELEASES="bookworm trixie"
+# builds both images).
 #
 # Every step checks before it acts, so a second run costs a few seconds:
 #   1. Debian packages: docker.io (the engine), debootstrap (to build the image
@@ -10,7 +11,7 @@
 #      the headless browser of the browser tests.
 #   2. The Python tools in .venv, pinned by requirements-dev.txt.
 #   3. A Docker daemon: started in the background when none answers.
-#   4. The test-host image: a Debian 12 root filesystem with systemd, built from
+#   4. The test-host image(s): a Debian root filesystem with systemd, built from
 #      Debian's packages, trusting this machine's CA bundle (pip inside the host
 #      needs it to reach PyPI through the same proxy as the controller).
 #
@@ -19,15 +20,23 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${DJANGO_STACK_VENV:-$ROOT/.venv}
-# The Debian release of the test hosts: bookworm (12, the default) or trixie (13).
+# The test-host image of a Debian release: bookworm (12) or trixie (13).
+# Bump the tag when the recipe in build_rootfs changes: hosts with the old image rebuild.
+image_of() {
+  case $1 in
+    bookworm) echo django-stack/debian12-systemd:bookworm-2 ;;
+    trixie) echo django-stack/debian13-systemd:trixie-2 ;;
+    *) echo "bootstrap: $1: the test hosts run bookworm or trixie" >&2; return 1 ;;
+  esac
+}
+# The other release of the two (scripts/test.sh runs its switch scenario there).
+other_release() { if [ "$1" = bookworm ]; then echo trixie; else echo bookworm; fi; }
+# The release of the test hosts (bookworm unless given), and the releases whose
+# images bootstrap builds (that one unless given; scripts/test.sh asks for both).
 TEST_HOST_RELEASE=${TEST_HOST_RELEASE:-bookworm}
-case $TEST_HOST_RELEASE in
-  bookworm) test_host_version=12 ;;
-  trixie) test_host_version=13 ;;
-  *) echo "bootstrap: TEST_HOST_RELEASE=$TEST_HOST_RELEASE: the test hosts run bookworm or trixie" >&2; exit 1 ;;
-esac
-# Bump the tag when the recipe in build_image changes: hosts with the old image rebuild.
-TEST_HOST_IMAGE=${TEST_HOST_IMAGE:-django-stack/debian$test_host_version-systemd:$TEST_HOST_RELEASE-2}
+image_of "$TEST_HOST_RELEASE" >/dev/null || exit 1
+TEST_HOST_IMAGE=${TEST_HOST_IMAGE:-$(image_of "$TEST_HOST_RELEASE")}
+TEST_HOST_RELEASES=${TEST_HOST_RELEASES:-$TEST_HOST_RELEASE}
 export TEST_HOST_RELEASE TEST_HOST_IMAGE
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -100,30 +109,33 @@ ca_bundle() {
   return 1
 }
 
+# The image of one release (TEST_HOST_IMAGE for TEST_HOST_RELEASE), unless it exists.
 build_image() {
-  if docker image inspect "$TEST_HOST_IMAGE" >/dev/null 2>&1; then
+  local release=$1 image rootfs
+  image=$(image_of "$release")
+  [ "$release" != "$TEST_HOST_RELEASE" ] || image=$TEST_HOST_IMAGE
+  if docker image inspect "$image" >/dev/null 2>&1; then
     return 0
   fi
   need_root
-  log "building $TEST_HOST_IMAGE from Debian's packages (about a minute)"
-  local rootfs
+  log "building $image from Debian's packages (about a minute)"
   rootfs=$(mktemp -d /var/tmp/django-stack-rootfs.XXXXXX)
-  if ! build_rootfs "$rootfs"; then
+  if ! build_rootfs "$release" "$rootfs"; then
     rm -rf "$rootfs"
-    echo "bootstrap: building the test-host image failed" >&2
-    exit 1
+    echo "bootstrap: building the test-host image $image failed" >&2
+    return 1
   fi
-  tar -C "$rootfs" -c . | docker import -c 'CMD ["/lib/systemd/systemd"]' - "$TEST_HOST_IMAGE" >/dev/null
+  tar -C "$rootfs" -c . | docker import -c 'CMD ["/lib/systemd/systemd"]' - "$image" >/dev/null
   rm -rf "$rootfs"
 }
 
-# What a plain Debian 12 server has: systemd, python3 and sudo (Ansible's way to
+# What a plain Debian server has: systemd, python3 and sudo (Ansible's way to
 # become root or the app user), and nothing of the stack.
 build_rootfs() {
-  local rootfs=$1 bundle
+  local release=$1 rootfs=$2 bundle
   debootstrap --variant=minbase \
     --include=systemd,systemd-sysv,python3,dbus,ca-certificates,curl,procps,sudo \
-    "$TEST_HOST_RELEASE" "$rootfs" >/dev/null || return 1
+    "$release" "$rootfs" >/dev/null || return 1
   if bundle=$(ca_bundle); then
     # Trust what the controller trusts: pip inside the host reaches PyPI through
     # the same TLS proxy, if there is one. Added next to Debian's own certificates.
@@ -144,7 +156,16 @@ bootstrap() {
   install_python_tools &
   tools=$!
   start_dockerd
-  build_image
+  # Two releases build side by side too (debootstrap waits on downloads).
+  local release builds=() failed=0
+  for release in $TEST_HOST_RELEASES; do
+    build_image "$release" &
+    builds+=($!)
+  done
+  for pid in "${builds[@]}"; do
+    wait "$pid" || failed=1
+  done
+  [ "$failed" -eq 0 ] || exit 1
   if ! wait "$tools"; then
     echo "bootstrap: installing the Python tools into $VENV failed" >&2
     exit 1

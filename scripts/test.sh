@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test: lint, unit tests, then each Molecule scenario on a fresh
-# Debian 12 (TEST_HOST_RELEASE) systemd test host (converge, idempotence, verify, destroy).
+# Debian systemd test host (converge, idempotence, verify, destroy).
 #
 #   scripts/test.sh                    # everything
 #   scripts/test.sh wsgi-gunicorn      # lint, unit tests and the named scenarios
 #   TEST_JOBS=1 scripts/test.sh        # one scenario at a time (default: 2 at once)
-#   TEST_HOST_RELEASE=trixie scripts/test.sh asgi-daphne   # on Debian 13 test hosts
+#   TEST_HOST_RELEASE=trixie scripts/test.sh   # the releases the other way round
+#
+# Both Debian releases are tested: every scenario runs on TEST_HOST_RELEASE
+# (bookworm, Debian 12, unless given) except wsgi-gunicorn, which runs on the
+# other one (trixie, Debian 13): its verify moves the host through all four
+# stacks (test_switch.py), so every stack is deployed on both releases.
 #
 # Installs what it needs first (scripts/bootstrap.sh). Exits non-zero when
 # anything fails; every scenario runs even after one has failed.
@@ -17,19 +22,12 @@
 # the time each step took.
 set -euo pipefail
 suite_start=$SECONDS
-# The browser tests (test_browser.py) drive Debian's headless Chromium.
-export BOOTSTRAP_BROWSER=1
-. "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
-bootstrap
-cd "$ROOT"
-
-TEST_JOBS=${TEST_JOBS:-2}
-LOGS=$ROOT/.test-logs
-rm -rf "$LOGS"
-mkdir -p "$LOGS"
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Longest first, so that the last one to start is a short one.
 ORDER=(wsgi-gunicorn pinned-projects asgi-gunicorn wsgi-uwsgi asgi-daphne any-project)
+# The scenarios that run on the other release.
+OTHER_RELEASE=(wsgi-gunicorn)
 if [ $# -gt 0 ]; then
   scenarios=("$@")
 else
@@ -42,6 +40,23 @@ else
     [[ " ${scenarios[*]} " == *" $name "* ]] || scenarios+=("$name")
   done
 fi
+on_other_release() { [[ " ${OTHER_RELEASE[*]} " == *" $1 "* ]]; }
+
+# The browser tests (test_browser.py) drive Debian's headless Chromium.
+export BOOTSTRAP_BROWSER=1
+. scripts/bootstrap.sh
+OTHER=$(other_release "$TEST_HOST_RELEASE")
+TEST_HOST_RELEASES=$TEST_HOST_RELEASE
+for scenario in "${scenarios[@]}"; do
+  if on_other_release "$scenario"; then TEST_HOST_RELEASES="$TEST_HOST_RELEASE $OTHER"; fi
+done
+bootstrap
+cd "$ROOT"
+
+TEST_JOBS=${TEST_JOBS:-2}
+LOGS=$ROOT/.test-logs
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
 
 # "step result seconds" rows of the table printed at the end.
 times=("$(printf '%-16s %-7s %5ds' bootstrap done $((SECONDS - suite_start)))")
@@ -99,7 +114,12 @@ start unit python -m pytest -q tests/unit
 
 for scenario in "${scenarios[@]}"; do
   while [ "$(scenarios_running)" -ge "$TEST_JOBS" ]; do reap; done
-  start "$scenario" molecule test -s "$scenario"
+  if on_other_release "$scenario"; then
+    log "$scenario runs on $OTHER test hosts"
+    start "$scenario" env TEST_HOST_IMAGE="$(image_of "$OTHER")" molecule test -s "$scenario"
+  else
+    start "$scenario" molecule test -s "$scenario"
+  fi
 done
 while [ "${#running[@]}" -gt 0 ]; do reap; done
 

@@ -17,8 +17,10 @@ from conftest import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
 STACKS = ["wsgi-gunicorn", "wsgi-uwsgi", "asgi-gunicorn", "asgi-daphne"]
-# Host sizes; the large host also serves HTTPS, so both kinds of site are covered.
-SIZES = {"2cpu-2g": (2, 2048, []), "16cpu-32g-tls": (16, 32768, ["-e", "nginx_tls_enabled=true"])}
+# Hosts: a small Debian 12 one, and a large Debian 13 one serving HTTPS, so both
+# kinds of site and both releases (nginx 1.22's and 1.26's HTTP/2 syntax) are covered.
+SIZES = {"2cpu-2g": (2, 2048, []),
+         "16cpu-32g-tls-debian13": (16, 32768, ["-e", "nginx_tls_enabled=true", "-e", "render_system=Debian-13"])}
 CASES = [(stack, size) for stack in STACKS for size in SIZES]
 
 
@@ -83,8 +85,8 @@ def test_worker_counts_follow_the_host_size(rendered):
         text = files_under(rendered[(stack, size)])["etc/mysite/mysite-gunicorn.conf.py"]
         return int(text.split("\nworkers = ")[1].split()[0])
 
-    assert (workers("wsgi-gunicorn", "2cpu-2g"), workers("wsgi-gunicorn", "16cpu-32g-tls")) == (5, 33)
-    assert (workers("asgi-gunicorn", "2cpu-2g"), workers("asgi-gunicorn", "16cpu-32g-tls")) == (2, 16)
+    assert (workers("wsgi-gunicorn", "2cpu-2g"), workers("wsgi-gunicorn", "16cpu-32g-tls-debian13")) == (5, 33)
+    assert (workers("asgi-gunicorn", "2cpu-2g"), workers("asgi-gunicorn", "16cpu-32g-tls-debian13")) == (2, 16)
 
 
 def test_gthread_workers_get_threads(tmp_path):

@@ -156,6 +156,12 @@ def app_server_processes(host, stack):
     return processes
 
 
+def exposure(host, unit):
+    """(score, verdict line) of `systemd-analyze security UNIT`: lower is better hardened."""
+    verdict = host.run(f"systemd-analyze security {unit}").stdout.strip().splitlines()[-1]
+    return float(verdict.split("exposure level for")[1].split(":")[1].split()[0]), verdict
+
+
 def once(suite):
     """Marks a test module that does not depend on the stack: it runs in one scenario only.
 

@@ -1,6 +1,6 @@
 """playbooks/render.yml renders exactly what the roles deployed, and it is valid.
 
-Renders the scenario's stack on the controller for this host's vCPUs and memory,
+Renders the scenario's stack on the controller for this host's system, vCPUs and memory,
 then checks, file by file, that the host holds the same bytes (one source of
 truth: the templates in templates/), that nginx accepts the rendered nginx
 files, and that systemd accepts the rendered units.
@@ -22,13 +22,15 @@ def rendered(host, stack, host_vars, tmp_path_factory):
     cpus = host.run("nproc").stdout.strip()
     memory_mb = int(host.run("awk '/^MemTotal:/ {print $2}' /proc/meminfo").stdout) // 1024
     nofile = host.run("awk '/^Max open files/ {print $5}' /proc/1/limits").stdout.strip()
+    # Its system as platforms/ names it (Debian-12, Debian-13): package paths, nginx version.
+    system = "{}-{}".format(host.system_info.distribution.capitalize(), host.system_info.release.split(".")[0])
     # The scenario's own settings of the roles (TLS and the like), as the inventory has them.
     settings = {k: v for k, v in host_vars.items() if k.startswith(("nginx_", "django_app_", "django_stack_"))}
     result = subprocess.run(
         ["ansible-playbook", str(project / "playbooks" / "render.yml"), "-e", f"render_dest={dest}",
          "-e", f"mode={stack['mode']}", "-e", f"server={stack['server']}",
          "-e", f"render_cpus={cpus}", "-e", f"render_memory_mb={memory_mb}",
-         "-e", f"render_nofile_limit={nofile}", "-e", json.dumps(settings)],
+         "-e", f"render_nofile_limit={nofile}", "-e", f"render_system={system}", "-e", json.dumps(settings)],
         capture_output=True, text=True, timeout=300, check=False,
         env={**os.environ, "ANSIBLE_CONFIG": str(project / "ansible.cfg")},
     )

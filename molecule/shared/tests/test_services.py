@@ -1,7 +1,7 @@
 """The services of the stack: running, enabled, unprivileged, and its secrets kept."""
 import pytest
 
-from conftest import APP, app_server_processes
+from conftest import APP, app_server_processes, exposure
 
 
 def test_nginx_and_redis_are_running_and_enabled(host):
@@ -86,11 +86,6 @@ def test_nginx_waits_longer_than_the_app_server(host, stack):
     assert nginx_timeout > app_server_timeout(host, stack)
 
 
-def exposure(host, unit):
-    verdict = host.run(f"systemd-analyze security {unit}").stdout.strip().splitlines()[-1]
-    return float(verdict.split("exposure level for")[1].split(":")[1].split()[0]), verdict
-
-
 def test_app_server_units_are_hardened(host, stack):
     """`systemd-analyze security` exposure of every app server unit: 2.0 or lower.
 
@@ -101,6 +96,16 @@ def test_app_server_units_are_hardened(host, stack):
     for unit in units:
         score, verdict = exposure(host, unit)
         assert score <= 2.0, verdict
+
+
+def test_the_virtualenv_runs_the_hosts_python(host):
+    """The virtualenv is built from the release's python3 (3.11 on Debian 12, 3.13 on 13)."""
+    version = "import sys; print(sys.version)"
+    system = host.run(f"/usr/bin/python3 -c '{version}'")
+    venv = host.run(f"/srv/{APP}/venv/bin/python -c '{version}'")
+    assert system.rc == venv.rc == 0, system.stderr + venv.stderr
+    assert venv.stdout == system.stdout
+    assert host.file(f"/srv/{APP}/venv").is_symlink
 
 
 def test_nginx_runs_sandboxed(host):

@@ -7,7 +7,7 @@ Runs once, in the scenario whose DJANGO_STACK_ONCE names "switch" (wsgi-gunicorn
 the stack it starts from), after every other test of that scenario: it reuses
 that scenario's host instead of converging a fresh one to start from.
 """
-from conftest import APP, describe_stack, fetch, once, run_site, site_url, wsprobe
+from conftest import APP, describe_stack, exposure, fetch, once, run_site, site_url, wsprobe
 
 pytestmark = once("switch")
 
@@ -42,6 +42,11 @@ def test_switching_stacks_keeps_data_and_runs_only_the_chosen_services(host):
 
         for unit in stack["units"]:
             assert active(host, unit), f"{mode}/{server}: {unit} not active"
+            # Every stack's units as hardened as test_services.py wants them,
+            # on this scenario's release too (its systemd scores differently).
+            if unit.endswith(".service"):
+                score, verdict = exposure(host, unit)
+                assert score <= 2.0, f"{mode}/{server}: {verdict}"
         for unit in stack["retired"]:
             assert not active(host, unit), f"{mode}/{server}: {unit} still active"
         assert host.file(f"/etc/supervisor/conf.d/{APP}-daphne.conf").exists == (server == "daphne")
