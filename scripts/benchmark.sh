@@ -6,6 +6,7 @@
 #   scripts/benchmark.sh                          # all four stacks (about 20 minutes)
 #   scripts/benchmark.sh wsgi-gunicorn asgi-daphne
 #   BENCH_SECONDS=15 BENCH_WS_TARGET=5000 scripts/benchmark.sh
+#   TEST_HOST_RELEASE=trixie scripts/benchmark.sh   # on Debian 13 (RESULTS.md names the release)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 bootstrap

@@ -36,7 +36,7 @@ CASE_NAMES = [
     # Values that would change the structure of the file they go into (issue table).
     "host-injects-nginx", "websocket-path-injects-nginx", "static-url-injects-python", "env-key-with-newline",
     "env-key-reserved", "env-key-with-space", "env-value-with-control-character", "host-with-newline",
-    "url-prefix-with-space", "workers-100000",
+    "url-prefix-with-space", "workers-100000", "unsupported-system",
 ]
 
 
@@ -80,6 +80,11 @@ def cases(tmp):
                                 ["django_app_requirements=requirements.txt", "line 2: channels>>=4", "PEP 508"]),
         "bad-app-name": (["-e", '{"django_app_name": "My Site"}'], ["django_app_name=My Site", "lower-case letters"]),
         "missing-python": (["-e", "django_app_python=/usr/bin/python9"], ["django_app_python=/usr/bin/python9"]),
+        # A system without a file in platforms/: django_stack_system stands for
+        # the facts of such a host (render.yml's way of naming a system).
+        "unsupported-system": (["-e", "django_stack_system=Ubuntu-24"],
+                               ["this host runs Ubuntu 24, which the roles do not support",
+                                "Debian 12 (bookworm), Debian 13 (trixie)", "platforms/Ubuntu-24.yml"]),
         "websockets-not-a-bool": (["-e", "django_app_websockets=maybe"], ["django_app_websockets", "bool"]),
         # Host names and URLs
         "wildcard-host": (["-e", '{"django_app_allowed_hosts": ["*"]}'], ["django_app_allowed_hosts", "not '*'"]),

@@ -106,6 +106,10 @@ def test_the_virtualenv_runs_the_hosts_python(host):
     assert system.rc == venv.rc == 0, system.stderr + venv.stderr
     assert venv.stdout == system.stdout
     assert host.file(f"/srv/{APP}/venv").is_symlink
+    # pip ran inside the virtualenv only: Debian's Python (externally managed,
+    # PEP 668) has none of the app's packages.
+    assert host.run("/usr/bin/python3 -c 'import django'").rc != 0
+    assert host.run(f"/srv/{APP}/venv/bin/python -c 'import django'").rc == 0
 
 
 def test_nginx_runs_sandboxed(host):
