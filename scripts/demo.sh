@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Deploys the demo app to a local Debian 12 test host and prints where it is served.
+# Deploys the demo app to a local Debian 13 test host and prints where it is served.
 #
 #   scripts/demo.sh                  # mode=wsgi (Gunicorn sync workers)
+#   TEST_HOST_RELEASE=bookworm scripts/demo.sh   # on Debian 12
 #   scripts/demo.sh -e mode=asgi     # any ansible-playbook arguments pass through
 #   scripts/demo.sh -e nginx_tls_enabled=true -e nginx_tls_self_signed=true
 #                                    # HTTPS (and HTTP/2) with a self-signed certificate
@@ -12,6 +13,8 @@
 # it. Once it is up, plain `ansible-playbook site.yml` (inside .venv) redeploys
 # it: ansible.cfg's default inventory is this host.
 set -euo pipefail
+# Debian 13 (trixie), the current stable, unless TEST_HOST_RELEASE says otherwise.
+export TEST_HOST_RELEASE=${TEST_HOST_RELEASE:-trixie}
 . "$(dirname "${BASH_SOURCE[0]}")/test-host.sh"
 
 DEMO_HOST=django-stack-demo

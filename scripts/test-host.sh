@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts (or reuses) a Debian 12 systemd test host as a container.
+# Starts (or reuses) a Debian systemd test host as a container (TEST_HOST_RELEASE:
+# bookworm unless given, or trixie).
 #   scripts/test-host.sh NAME [PORT [TLS_PORT]]
 # publishes the host's port 80 on 127.0.0.1:PORT and its port 443 on
 # 127.0.0.1:TLS_PORT (a host already running keeps the ports it has).
