@@ -35,6 +35,11 @@ options:
     type: list
     elements: str
     default: []
+  compare:
+    description:
+      - Another copy of the project (a release already on the host), whose code
+        digest is returned as RV(compared_digest); when absent or missing, none is.
+    type: path
 author: django-stack
 """
 
@@ -58,6 +63,16 @@ files:
   returned: success
   type: list
   elements: str
+code_digest:
+  description:
+    - Hex SHA-256 of the whole project's file names and contents, without C(.git),
+      C(__pycache__), C(*.pyc) and C(*.egg-info). The same code gives the same digest.
+  returned: success
+  type: str
+compared_digest:
+  description: The code digest of O(compare), or null when it was not given or does not exist.
+  returned: success
+  type: str
 local_paths:
   description: Local paths the requirements install from, relative to O(project); their content is in the digest.
   returned: success
@@ -68,6 +83,8 @@ local_paths:
 INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+)(\S+)$")
 EDITABLE = re.compile(r"^(-e|--editable)(?:\s*=\s*|\s+)")
 SKIP_DIRS = {"__pycache__", ".git", ".hg", ".svn", "build", "dist", ".tox", ".venv", "node_modules"}
+# What a project's code digest leaves out: what git, Python and pip write beside the code.
+CODE_SKIP_DIRS = {"__pycache__", ".git"}
 
 
 def logical_lines(text):
@@ -91,7 +108,7 @@ def local_path(line, base):
     return None
 
 
-def tree_digest(path):
+def tree_digest(path, skip_dirs=SKIP_DIRS):
     """SHA-256 of a file, or of a directory's file names and contents (build clutter left out)."""
     digest = hashlib.sha256()
     if os.path.isfile(path):
@@ -99,12 +116,17 @@ def tree_digest(path):
             digest.update(handle.read())
         return digest.hexdigest()
     for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
-        for name in sorted(files):
+        dirs[:] = sorted(d for d in dirs if d not in skip_dirs and not d.endswith(".egg-info"))
+        # os.walk does not enter a link to a directory: it counts as a link.
+        for name in sorted(files + [d for d in dirs if os.path.islink(os.path.join(root, d))]):
             if name.endswith((".pyc", ".pyo")):
                 continue
             full = os.path.join(root, name)
             digest.update(os.path.relpath(full, path).encode() + b"\0")
+            if os.path.islink(full):
+                # A link's target, not what it points at (which may not exist).
+                digest.update(b"link\0" + os.readlink(full).encode() + b"\0")
+                continue
             with open(full, "rb") as handle:
                 digest.update(hashlib.sha256(handle.read()).digest())
     return digest.hexdigest()
@@ -117,6 +139,7 @@ def main():
             "requirements": {"type": "str", "required": True},
             "python": {"type": "str", "required": True},
             "packages": {"type": "list", "elements": "str", "default": []},
+            "compare": {"type": "path"},
         },
         supports_check_mode=True,
     )
@@ -161,7 +184,15 @@ def main():
                 local_paths.append(os.path.relpath(path, project))
                 digest.update(b"path\0" + local_paths[-1].encode() + b"\0" + tree_digest(path).encode() + b"\0")
 
-    module.exit_json(changed=False, digest=digest.hexdigest(), files=files, local_paths=local_paths)
+    compare = module.params["compare"]
+    module.exit_json(
+        changed=False,
+        digest=digest.hexdigest(),
+        files=files,
+        local_paths=local_paths,
+        code_digest=tree_digest(project, CODE_SKIP_DIRS),
+        compared_digest=tree_digest(compare, CODE_SKIP_DIRS) if compare and os.path.isdir(compare) else None,
+    )
 
 
 if __name__ == "__main__":

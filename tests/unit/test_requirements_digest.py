@@ -90,3 +90,40 @@ def test_an_interpreter_that_does_not_run_fails(tmp_path):
     result = digest(project(tmp_path), python="/nonexistent/python3")
     assert result["failed"]
     assert "/nonexistent/python3" in result["msg"]
+
+
+def test_the_code_digest_names_a_release_by_its_code_alone(tmp_path):
+    """The release id of a directory source: the same code anywhere gives the same id; any change another."""
+    first = project(tmp_path)
+    same = project(tmp_path, "elsewhere")
+    (same / "app" / "__pycache__").mkdir()
+    (same / "app" / "__pycache__" / "views.cpython-311.pyc").write_bytes(b"\0")
+    (same / "pkg.egg-info").mkdir()
+    (same / "pkg.egg-info" / "PKG-INFO").write_text("x", encoding="utf-8")
+    changed = project(tmp_path, "changed", **{"app/views.py": "X = 2\n"})
+    added = project(tmp_path, "added", **{"app/new.py": ""})
+    linked = project(tmp_path, "linked")
+    (linked / "app" / "link.py").symlink_to("missing.py")
+    codes = {name: digest(root)["code_digest"] for name, root in
+             {"first": first, "same": same, "changed": changed, "added": added, "linked": linked}.items()}
+    assert codes["first"] == codes["same"]
+    assert len({codes["first"], codes["changed"], codes["added"], codes["linked"]}) == 4
+
+
+def test_a_release_on_the_host_is_compared_by_its_code(tmp_path):
+    root = project(tmp_path)
+    twin = project(tmp_path, "twin")
+    other = project(tmp_path, "other", **{"app/views.py": "X = 3\n"})
+
+    def compared(path):
+        args = {"ANSIBLE_MODULE_ARGS": {"project": str(root), "requirements": "requirements.txt",
+                                        "python": sys.executable, "compare": str(path)}}
+        out = subprocess.run([sys.executable, str(MODULE)], input=json.dumps(args), capture_output=True,
+                             text=True, check=False)
+        return json.loads(out.stdout)
+
+    result = compared(twin)
+    assert result["compared_digest"] == result["code_digest"]
+    result = compared(other)
+    assert result["compared_digest"] not in (None, result["code_digest"])
+    assert compared(tmp_path / "absent")["compared_digest"] is None
