@@ -155,10 +155,17 @@ def legal(request, runs):
 
 
 def literal(module, name):
-    """The value assigned to `name` in a Python module, evaluated as a literal."""
+    """The value assigned to `name` in a Python module, evaluated as a literal.
+
+    `os.environ.get("VARIABLE", literal)` counts as ("VARIABLE", literal): both
+    arguments must be literals too.
+    """
     for node in ast.parse(module).body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
-            return ast.literal_eval(node.value)
+            value = node.value
+            if isinstance(value, ast.Call) and ast.unparse(value.func) == "os.environ.get":
+                return tuple(ast.literal_eval(argument) for argument in value.args)
+            return ast.literal_eval(value)
     raise KeyError(name)
 
 
@@ -167,7 +174,8 @@ def test_python_settings_get_the_values_as_literals(legal):
     assert literal(module, "ALLOWED_HOSTS") == ["example.com", ".example.net", ".example.org", "[::1]", "10.0.0.1"]
     assert literal(module, "STATIC_URL") == "/assets/v2.1/"
     assert literal(module, "MEDIA_URL") == "/~uploads/"
-    assert literal(module, "STATIC_ROOT") == "/srv/my_app+2/static"
+    # The live release's, unless the release phase names a new release's.
+    assert literal(module, "STATIC_ROOT") == ("DJANGO_APP_STATIC_ROOT", "/srv/my_app+2/current/static")
     assert '"address": "redis://:p%40ss@127.0.0.1:6379/3"' in module
 
 

@@ -19,14 +19,14 @@ def django_says(host, expression):
     script = f"import django\ndjango.setup()\nfrom django.conf import settings\nprint({expression})\n"
     out = host.run(
         f"printf %s {shlex.quote(script)} | sudo -u {APP} sh -c "
-        f"'set -a; . /etc/{APP}/env; cd /srv/{APP}/app; exec /srv/{APP}/venv/bin/python -'"
+        f"'set -a; . /etc/{APP}/env; cd /srv/{APP}/current/app; exec /srv/{APP}/current/venv/bin/python -'"
     )
     assert out.rc == 0, out.stderr
     return out.stdout.strip()
 
 
 def test_the_code_is_the_checked_out_commit(host):
-    log = host.run(f"git -C /srv/{APP}/app log -1 --format=%s%n%D")
+    log = host.run(f"git -C /srv/{APP}/current/app log -1 --format=%s%n%D")
     assert log.rc == 0, log.stderr
     assert log.stdout.splitlines()[0] == "fixture"
 

@@ -16,7 +16,7 @@ from test_any_project import APP, fetch
 from test_any_project import shared
 
 WORK, BARE = "/srv/git/plainsite-work", "/srv/git/plainsite.git"
-VENV, VENVS = f"/srv/{APP}/venv", f"/srv/{APP}/venvs"
+VENV, VENVS = f"/srv/{APP}/current/venv", f"/srv/{APP}/venvs"
 ABOUT = '''
 import importlib.util, os, sys
 from django.http import JsonResponse

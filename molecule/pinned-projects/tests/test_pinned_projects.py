@@ -79,8 +79,8 @@ def check_chat_crosses_processes(host, room):
 def snapshot(host, app):
     """Checksums of everything a deployment of `app` writes, its virtualenvs and which one runs included."""
     watched = (f"/etc/nginx /etc/systemd/system /etc/supervisor /etc/{app} /srv/{app}/settings "
-               f"/srv/{app}/app /srv/{app}/venvs /var/lib/{app}")
-    out = host.run(f"readlink /srv/{app}/venv; find {watched} -type f -exec sha256sum {{}} + 2>/dev/null | sort")
+               f"/srv/{app}/releases /srv/{app}/venvs /var/lib/{app}")
+    out = host.run(f"readlink /srv/{app}/current /srv/{app}/current/venv; find {watched} -type f -exec sha256sum {{}} + 2>/dev/null | sort")
     assert out.stdout, out.stderr
     return out.stdout
 
@@ -96,7 +96,7 @@ def variant(tmp_path, fixture, requirements):
 def test_each_project_runs_the_versions_it_pins(hosts):
     for name, host in hosts.items():
         check_serves_its_pins(host, name)
-        freeze = host.run(f"/srv/{APPS[name]}/venv/bin/pip freeze").stdout.lower().splitlines()
+        freeze = host.run(f"/srv/{APPS[name]}/current/venv/bin/pip freeze").stdout.lower().splitlines()
         for package, version in PINS[name].items():
             assert f"{package}=={version}" in freeze, (name, package, freeze)
 
@@ -112,7 +112,7 @@ def test_migrate_used_the_database_named_in_the_environment(hosts):
     assert int(count.stdout) > 10
     # The project's default (used when the variable does not reach migrate) was never created.
     assert not host.file("/var/lib/pinnedsite/db.sqlite3").exists
-    assert not host.file("/srv/pinnedsite/app/db.sqlite3").exists
+    assert not host.file("/srv/pinnedsite/current/app/db.sqlite3").exists
 
 
 def test_the_channels_project_broadcasts_across_processes(hosts):

@@ -174,7 +174,7 @@ def once(suite):
 
 
 # Modules that change the deployed host, in the order they run after every other test.
-LAST = ["test_config_changes.py", "test_switch.py"]
+LAST = ["test_release_switch.py", "test_config_changes.py", "test_switch.py"]
 
 
 def pytest_collection_modifyitems(items):

@@ -22,7 +22,7 @@ pytestmark = once("bad_input")
 
 # Everything the roles write lives here; a checksum of it tells whether anything changed.
 WATCHED = ("/etc/nginx /etc/systemd/system /etc/supervisor /etc/mysite /srv/mysite/settings "
-           "/srv/mysite/app /etc/sysctl.d")
+           "/srv/mysite/releases /etc/sysctl.d")
 
 
 # One test per case (the table itself needs a temporary directory).
@@ -36,7 +36,8 @@ CASE_NAMES = [
     # Values that would change the structure of the file they go into (issue table).
     "host-injects-nginx", "websocket-path-injects-nginx", "static-url-injects-python", "env-key-with-newline",
     "env-key-reserved", "env-key-with-space", "env-value-with-control-character", "host-with-newline",
-    "url-prefix-with-space", "workers-100000", "unsupported-system",
+    "url-prefix-with-space", "workers-100000", "unsupported-system", "release-name-with-slash",
+    "release-paths-moved",
 ]
 
 
@@ -86,6 +87,11 @@ def cases(tmp):
                                ["this host runs Ubuntu 24, which the roles do not support",
                                 "Debian 12 (bookworm), Debian 13 (trixie)", "platforms/Ubuntu-24.yml"]),
         "websockets-not-a-bool": (["-e", "django_app_websockets=maybe"], ["django_app_websockets", "bool"]),
+        # Releases: a name that is a path, code outside the release link.
+        "release-name-with-slash": (["-e", "django_app_release=../etc"],
+                                    ["django_app_release: ../etc is not a release name"]),
+        "release-paths-moved": (["-e", "django_app_code_dir=/srv/mysite/app"],
+                                ["django_app_code_dir and django_app_virtualenv must be /srv/mysite/current/app"]),
         # Host names and URLs
         "wildcard-host": (["-e", '{"django_app_allowed_hosts": ["*"]}'], ["django_app_allowed_hosts", "not '*'"]),
         "no-host": (["-e", '{"django_app_allowed_hosts": []}'], ["django_app_allowed_hosts", "at least one host"]),

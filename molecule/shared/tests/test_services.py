@@ -50,9 +50,9 @@ def test_secrets_are_not_world_readable(host, path):
 
 
 def test_the_app_cannot_change_its_own_code(host):
-    code = host.file(f"/srv/{APP}/app/{APP}/settings.py")
+    code = host.file(f"/srv/{APP}/current/app/{APP}/settings.py")
     assert code.user == "root"
-    assert host.run(f"sudo -u {APP} test -w /srv/{APP}/app/{APP}/settings.py").rc != 0
+    assert host.run(f"sudo -u {APP} test -w /srv/{APP}/current/app/{APP}/settings.py").rc != 0
 
 
 def test_rendered_files_say_they_are_managed(host, stack):
@@ -102,14 +102,14 @@ def test_the_virtualenv_runs_the_hosts_python(host):
     """The virtualenv is built from the release's python3 (3.11 on Debian 12, 3.13 on 13)."""
     version = "import sys; print(sys.version)"
     system = host.run(f"/usr/bin/python3 -c '{version}'")
-    venv = host.run(f"/srv/{APP}/venv/bin/python -c '{version}'")
+    venv = host.run(f"/srv/{APP}/current/venv/bin/python -c '{version}'")
     assert system.rc == venv.rc == 0, system.stderr + venv.stderr
     assert venv.stdout == system.stdout
-    assert host.file(f"/srv/{APP}/venv").is_symlink
+    assert host.file(f"/srv/{APP}/current/venv").is_symlink
     # pip ran inside the virtualenv only: Debian's Python (externally managed,
     # PEP 668) has none of the app's packages.
     assert host.run("/usr/bin/python3 -c 'import django'").rc != 0
-    assert host.run(f"/srv/{APP}/venv/bin/python -c 'import django'").rc == 0
+    assert host.run(f"/srv/{APP}/current/venv/bin/python -c 'import django'").rc == 0
 
 
 def test_nginx_runs_sandboxed(host):

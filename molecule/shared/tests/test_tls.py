@@ -72,8 +72,8 @@ def test_hsts_on_django_pages_and_static_files_once_each(host, host_vars):
 def test_django_deploy_checklist_has_no_warning(host):
     """`manage.py check --deploy` as the app user, with the deployed settings and environment."""
     out = host.run(
-        f"cd /srv/{APP}/app && sudo -u {APP} sh -c 'set -a && . \"$0\" && exec \"$@\"' /etc/{APP}/env "
-        f"/srv/{APP}/venv/bin/python -m django check --deploy --fail-level WARNING"
+        f"cd /srv/{APP}/current/app && sudo -u {APP} sh -c 'set -a && . \"$0\" && exec \"$@\"' /etc/{APP}/env "
+        f"/srv/{APP}/current/venv/bin/python -m django check --deploy --fail-level WARNING"
     )
     assert out.rc == 0, out.stdout + out.stderr
     assert "System check identified no issues (0 silenced)." in out.stdout

@@ -12,11 +12,18 @@
 #   gunicorn_timeout, gunicorn_graceful_timeout, gunicorn_keepalive   (30, 30, 5)
 #   gunicorn_max_requests, gunicorn_max_requests_jitter                (1000, 100)
 #   gunicorn_bind           address Gunicorn binds itself    (empty: socket activation)
+#   django_app_code_dir     the app's directory (chdir)      (/srv/<name>/current/app)
 #
 # No `bind`: systemd owns the unix socket (mysite-websocket.socket) and hands it
 # over in LISTEN_FDS, so a restart queues connections instead of refusing them.
 
 wsgi_app = "mysite.asgi:application"
+# The app's directory, named through the release link: on a reload (HUP) the
+# master changes into it again and new workers import the app through it, so
+# they serve the release the link points at now. Without `chdir`, Gunicorn
+# keeps the directory it started in, resolved once (the unit also sets $PWD, so
+# that the start directory Gunicorn puts on sys.path is the link's name too).
+chdir = "/srv/mysite/current/app"
 proc_name = "mysite-websocket"
 workers = 16
 

@@ -33,9 +33,12 @@ DEBUG = False
 ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
 SECRET_KEY = Path(os.environ["DJANGO_SECRET_KEY_FILE"]).read_text(encoding="utf-8").strip()
 
-# nginx serves these two prefixes from these two directories.
+# nginx serves these two prefixes from these two directories. Static files
+# belong to a release: the live one's are under the `current` link, and the
+# release phase collects a new release's into its own directory
+# (DJANGO_APP_STATIC_ROOT) before the link switches to it.
 STATIC_URL = "/static/"
-STATIC_ROOT = "/srv/mysite/static"
+STATIC_ROOT = os.environ.get("DJANGO_APP_STATIC_ROOT", "/srv/mysite/current/static")
 MEDIA_URL = "/media/"
 MEDIA_ROOT = "/srv/mysite/media"
 

@@ -1,0 +1,58 @@
+"""A new release is served by the servers that ran the old one: uWSGI's reload
+re-executes it and its `chdir` resolves the `current` link again; Daphne's
+programs restart. (Gunicorn's reload is proven in the any-project scenario.)
+
+The demo is copied with one more view that names the copy; deploying the copy
+makes a release beside the live one, and deploying the demo again switches
+back to the demo's own release, which is still on the host.
+"""
+import os
+import pathlib
+import shutil
+import uuid
+
+from conftest import APP, fetch, json_vars, once, poll, run_site
+
+pytestmark = once("release_switch")
+MARKER = "/release-marker/"
+
+
+def link(host, name):
+    return host.run(f"readlink -f /srv/{APP}/{name}").stdout.strip()
+
+
+def marker_served(host, text):
+    def check():
+        response = fetch(host, MARKER, timeout=5)
+        return response.status == 200 and response.body == text
+    return poll(check, 30)
+
+
+def test_a_new_release_is_served_and_the_old_one_comes_back(host, stack, tmp_path):
+    demo = pathlib.Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "demo"
+    copy = tmp_path / "demo"
+    shutil.copytree(demo, copy, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
+    text = f"release {uuid.uuid4().hex}"
+    with open(copy / "mysite" / "urls.py", "a", encoding="utf-8") as urls:
+        urls.write("\nfrom django.http import HttpResponse\n\n"
+                   f"urlpatterns += [path({MARKER[1:]!r}, lambda request: HttpResponse({text!r}))]\n")
+    unit = f"{APP}-{stack['server']}.service"
+    pid = host.run(f"systemctl show -p MainPID --value {unit}").stdout.strip()
+    demo_release = link(host, "current")
+    assert fetch(host, MARKER).status == 404
+
+    result = run_site(*json_vars(django_app_src=str(copy)))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert link(host, "current") not in ("", demo_release)
+    assert link(host, "previous") == demo_release
+    assert marker_served(host, text), fetch(host, MARKER).body[-1000:]
+    if stack["server"] == "uwsgi":
+        # Reloaded (the master re-executed itself), not restarted.
+        assert host.run(f"systemctl show -p MainPID --value {unit}").stdout.strip() == pid
+
+    # The demo's release is still there: deploying the demo switches back to it.
+    result = run_site()
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert link(host, "current") == demo_release
+    assert poll(lambda: fetch(host, MARKER, timeout=5).status == 404, 30)
+    assert fetch(host, "/healthz").status == 200
