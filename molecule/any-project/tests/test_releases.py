@@ -1,8 +1,10 @@
 """Releases: each deploy builds releases/<id> beside the live one, checks and
 migrates it there, then switches the `current` link; the servers then serve it
 (a Gunicorn reload loads the new path), and nginx its static files. A release
-that cannot start is never switched to; one that fails its health check is
-switched back. Old releases go.
+that cannot start, whose requirements conflict or whose migration fails is
+never switched to; one that fails its health check is switched back. Old
+releases go. A rollback goes back to a release on the host as it is, and is
+refused while the database holds migrations that release does not know.
 
 Each step commits to the project's git repository on the host and deploys with
 the real site.yml, as test_virtualenvs.py does (same helpers). Runs after
@@ -12,11 +14,10 @@ import shlex
 
 from test_any_project import APP, fetch
 from test_any_project import shared
-from test_virtualenvs import WORK, about, commit, deploy, main_pid
+from test_virtualenvs import PIP_TASKS, WORK, about, commit, deploy, main_pid, status
 
 ROOT = f"/srv/{APP}"
 UNIT = f"{APP}-gunicorn.service"
-LOAD_CODES = "/tmp/release-load-codes"
 
 
 def link(host, name):
@@ -37,23 +38,50 @@ def requirements(host):
 
 
 def start_load(host):
-    """Requests to the app through nginx, 10 a second, for at most 150 s, their statuses in a file."""
-    curl = shlex.join(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}\\n", "--max-time", "10",
-                       *shared.curl_options(), shared.site_url("/admin/login/")])
-    script = f"end=$((SECONDS + 150)); while [ $SECONDS -lt $end ]; do {curl}; sleep 0.1; done"
-    out = host.run(f"rm -f {LOAD_CODES}; nohup timeout 160 bash -c {shlex.quote(script)} "
-                   f"> {LOAD_CODES} 2>/dev/null & echo $!")
+    """Requests to the admin's login page through nginx, 20 a second."""
+    return shared.start_load(host, "/admin/login/")
+
+
+stop_load = shared.stop_load
+
+
+def push(host, files, message):
+    """These files (path: text) written into the project, committed and pushed to main."""
+    script = "set -e\n" + "".join(
+        f"mkdir -p $(dirname {WORK}/{name}) && printf %s {shlex.quote(text)} > {WORK}/{name}\n"
+        for name, text in files.items()) + (
+        f"cd {WORK}\ngit add -A\n"
+        f"git -c user.name=test -c user.email=test@example.invalid commit -q -m {shlex.quote(message)}\n"
+        "git push -q /srv/git/plainsite.git main\n")
+    out = host.run(script)
     assert out.rc == 0, out.stderr
-    return out.stdout.strip()
 
 
-def stop_load(host, pid):
-    """The statuses the load saw, by count."""
-    host.run(f"kill {pid}; sleep 1")
-    counts = {}
-    for code in host.file(LOAD_CODES).content_string.split():
-        counts[code] = counts.get(code, 0) + 1
-    return counts
+def notes_app(host, failing):
+    """An app `notes` with one migration (which raises when `failing`), installed in the settings."""
+    settings = host.file(f"{WORK}/plainsite/settings.py").content_string.split("\nINSTALLED_APPS += ")[0]
+    fail = "\n\ndef fail(apps, schema_editor):\n    raise RuntimeError('revision 15 cannot migrate')\n"
+    migration = (
+        "from django.db import migrations, models\n" + (fail if failing else "") + "\n\n"
+        "class Migration(migrations.Migration):\n"
+        "    initial = True\n"
+        "    dependencies = []\n"
+        "    operations = [\n"
+        "        migrations.CreateModel('Note', [('id', models.BigAutoField(primary_key=True, serialize=False)),\n"
+        "                                        ('text', models.TextField())]),\n"
+        + ("        migrations.RunPython(fail),\n" if failing else "") + "    ]\n")
+    push(host, {
+        "plainsite/settings.py": settings + '\nINSTALLED_APPS += ["notes"]\n',
+        "notes/__init__.py": "",
+        "notes/models.py": "from django.db import models\n\n\nclass Note(models.Model):\n    text = models.TextField()\n",
+        "notes/migrations/__init__.py": "",
+        "notes/migrations/0001_initial.py": migration,
+    }, "notes")
+
+
+def output_of(result):
+    """What a run printed, on one line: Ansible prints a failure on stderr."""
+    return " ".join((result.stdout + result.stderr).split())
 
 
 def still_served_after_a_restart(host, revision):
@@ -81,7 +109,7 @@ def test_a_release_is_built_beside_the_live_one_and_switched_to(host):
     assert main_pid(host) == pid
     # Every request during the deploy was answered by the old or the new release.
     assert set(codes) == {"200"}, codes
-    assert sum(codes.values()) > 50, codes
+    assert sum(codes.values()) > 100, codes
 
     # The release holds its code (root's), its virtualenv link and its own
     # static files (collected by the app user); nginx serves the live ones.
@@ -161,3 +189,100 @@ def test_old_releases_and_the_virtualenvs_only_they_use_go(host):
     again = shared.run_site(*shared.json_vars(django_app_keep_releases=2))
     assert again.returncode == 0
     assert "changed=0" in again.stdout.split("PLAY RECAP", 1)[1]
+
+
+def test_a_release_whose_requirements_conflict_is_never_built(host):
+    """Revision 14 asks for an asgiref that Django 5.2 cannot run with: pip finds no set of versions."""
+    live, previous, good = link(host, "current"), link(host, "previous"), requirements(host)
+    before = releases(host)
+    commit(host, 14, good.rstrip("\n") + "\nasgiref<3\n")
+    load = start_load(host)
+    result = shared.run_site()
+    codes = stop_load(host, load)
+
+    output = output_of(result)
+    assert result.returncode != 0
+    assert "Fail when no set of versions fits them all" in output
+    assert "cannot be installed together" in output and "asgiref" in output
+    assert (link(host, "current"), link(host, "previous")) == (live, previous)
+    assert releases(host) == before
+    assert set(codes) == {"200"}, codes
+    still_served_after_a_restart(host, 13)
+    commit(host, 14, good)
+
+
+def test_a_release_whose_migration_fails_is_never_switched_to(host):
+    live, previous = link(host, "current"), link(host, "previous")
+    commit(host, 15, requirements(host))
+    notes_app(host, failing=True)
+    load = start_load(host)
+    result = shared.run_site()
+    codes = stop_load(host, load)
+
+    output = output_of(result)
+    assert result.returncode != 0
+    assert "Apply database migrations" in output
+    assert "RuntimeError: revision 15 cannot migrate" in output
+    assert (link(host, "current"), link(host, "previous")) == (live, previous)
+    assert set(codes) == {"200"}, codes
+    still_served_after_a_restart(host, 13)
+
+
+def test_a_rollback_goes_back_to_the_previous_release_as_it_is(host):
+    """No source is read, nothing is installed or migrated; the same venv, so a reload."""
+    live, previous = link(host, "current"), link(host, "previous")
+    pid = main_pid(host)
+    # As a user types it: the value is the string "true".
+    result = shared.run_site("-e", "django_app_rollback=true")
+    assert result.returncode == 0, output_of(result)[-3000:]
+
+    assert (link(host, "current"), link(host, "previous")) == (previous, live)
+    assert about(host, 10)["revision"] == 10
+    assert main_pid(host) == pid
+    for task in (*PIP_TASKS, "Copy the app into it", "Check the app out into it", "Check out the app's code from git",
+                 "Apply database migrations", "Collect static files into the release's directory"):
+        assert status(result.stdout, task) == "skipping", task
+    assert "live release: " + previous.rsplit("/", 1)[1] in result.stdout
+    assert ("to go back to it: run this playbook again with -e django_app_rollback=true -e django_app_release="
+            + live.rsplit("/", 1)[1]) in result.stdout
+    still_served_after_a_restart(host, 10)
+
+    # Naming the release that is live: nothing to do.
+    again = shared.run_site(*shared.json_vars(django_app_rollback=True, django_app_release=previous.rsplit("/", 1)[1]))
+    assert again.returncode == 0, output_of(again)[-3000:]
+    assert "changed=0" in again.stdout.split("PLAY RECAP", 1)[1]
+
+
+def test_a_rollback_is_refused_while_the_database_is_ahead_of_the_release(host):
+    """Revision 16 adds a table; release 10 does not know its migration."""
+    old = link(host, "current")
+    commit(host, 16, requirements(host))
+    notes_app(host, failing=False)
+    output = deploy()
+    assert "live release: " + head(host) in output
+    assert about(host, 16)["revision"] == 16
+
+    refused = shared.run_site(*shared.json_vars(django_app_rollback=True))
+    text = output_of(refused)
+    assert refused.returncode != 0
+    assert f"the database holds migrations release {old.rsplit('/', 1)[1]} does not know: notes.0001_initial" in text
+    assert "django_app_rollback_ignore_migrations=true" in text
+    assert (link(host, "current"), link(host, "previous")) == (f"{ROOT}/releases/{head(host)}", old)
+    assert about(host, 16)["revision"] == 16
+
+    # Told to, by name: it goes back, and the table stays.
+    forced = shared.run_site(*shared.json_vars(django_app_rollback=True, django_app_release=old.rsplit("/", 1)[1],
+                                               django_app_rollback_ignore_migrations=True))
+    assert forced.returncode == 0, output_of(forced)[-3000:]
+    assert link(host, "current") == old
+    assert about(host, 10)["revision"] == 10
+
+
+def test_a_rollback_to_a_release_not_on_the_host_is_refused(host):
+    live = link(host, "current")
+    result = shared.run_site(*shared.json_vars(django_app_rollback=True, django_app_release="no-such-release"))
+    text = output_of(result)
+    assert result.returncode != 0
+    assert "release no-such-release is not on this host (releases there: " in text
+    assert live.rsplit("/", 1)[1] in text.split("releases there: ", 1)[1].split(")", 1)[0]
+    assert link(host, "current") == live

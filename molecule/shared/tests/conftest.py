@@ -82,6 +82,33 @@ def all_running(host, pattern="", deadline_s=30):
     return poll(check, deadline_s, 0.5)
 
 
+LOAD_CODES, LOAD_STOP = "/tmp/load-codes", "/tmp/load-stop"
+
+
+def start_load(host, path, per_second=20, seconds=150):
+    """GET `path` through nginx, per_second times a second (each request in the
+    background, so a slow answer does not slow the rate), until stop_load or
+    `seconds` at most; each answer's status goes to a file. Returns its pid."""
+    curl = shlex.join(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}\\n", "--max-time", "10",
+                       *curl_options(), site_url(path)])
+    script = (f"end=$((SECONDS + {seconds})); while [ $SECONDS -lt $end ] && [ ! -e {LOAD_STOP} ]; do "
+              f"{curl} >> {LOAD_CODES} & sleep {1 / per_second:.3f}; done; wait")
+    out = host.run(f"rm -f {LOAD_CODES} {LOAD_STOP}; nohup timeout {seconds + 15} bash -c {shlex.quote(script)} "
+                   "> /dev/null 2>&1 & echo $!")
+    assert out.rc == 0, out.stderr
+    return out.stdout.strip()
+
+
+def stop_load(host, pid):
+    """The statuses the load saw, by count, once the requests under way have finished."""
+    host.run(f"touch {LOAD_STOP}")
+    assert poll(lambda: host.run(f"kill -0 {pid}").rc != 0, 20, 0.5), "the load generator did not stop"
+    counts = {}
+    for code in host.file(LOAD_CODES).content_string.split():
+        counts[code] = counts.get(code, 0) + 1
+    return counts
+
+
 def wsprobe(host, *args):
     tls = ["--cafile", CA_FILE] if SITE["tls"] else []
     out = host.run(shlex.join(["wsprobe", *tls, *args]))

@@ -37,7 +37,7 @@ CASE_NAMES = [
     "host-injects-nginx", "websocket-path-injects-nginx", "static-url-injects-python", "env-key-with-newline",
     "env-key-reserved", "env-key-with-space", "env-value-with-control-character", "host-with-newline",
     "url-prefix-with-space", "workers-100000", "unsupported-system", "release-name-with-slash",
-    "release-paths-moved",
+    "release-paths-moved", "rollback-without-previous",
 ]
 
 
@@ -92,6 +92,10 @@ def cases(tmp):
                                     ["django_app_release: ../etc is not a release name"]),
         "release-paths-moved": (["-e", "django_app_code_dir=/srv/mysite/app"],
                                 ["django_app_code_dir and django_app_virtualenv must be /srv/mysite/current/app"]),
+        # The scenario's host has deployed one release: there is none to go back to.
+        "rollback-without-previous": (["-e", "django_app_rollback=true"],
+                                      ["django_app_rollback: there is no previous release on this host to go back to",
+                                       "name one with -e django_app_release=<id>"]),
         # Host names and URLs
         "wildcard-host": (["-e", '{"django_app_allowed_hosts": ["*"]}'], ["django_app_allowed_hosts", "not '*'"]),
         "no-host": (["-e", '{"django_app_allowed_hosts": []}'], ["django_app_allowed_hosts", "at least one host"]),
