@@ -1,6 +1,8 @@
-"""A new release is served by the servers that ran the old one: uWSGI's reload
-re-executes it and its `chdir` resolves the `current` link again; Daphne's
-programs restart. (Gunicorn's reload is proven in the any-project scenario.)
+"""A new release is served by the servers that ran the old one, and no request
+fails while it switches: uWSGI's reload re-executes it and its `chdir` resolves
+the `current` link again; Daphne's processes restart one at a time, so the
+socket Supervisor owns stays open. (Gunicorn's reload is proven in the
+any-project scenario.)
 
 The demo is copied with one more view that names the copy; deploying the copy
 makes a release beside the live one, and deploying the demo again switches
@@ -11,7 +13,7 @@ import pathlib
 import shutil
 import uuid
 
-from conftest import APP, fetch, json_vars, once, poll, run_site
+from conftest import APP, fetch, json_vars, once, poll, run_site, start_load, stop_load
 
 pytestmark = once("release_switch")
 MARKER = "/release-marker/"
@@ -41,8 +43,13 @@ def test_a_new_release_is_served_and_the_old_one_comes_back(host, stack, tmp_pat
     demo_release = link(host, "current")
     assert fetch(host, MARKER).status == 404
 
+    load = start_load(host, "/healthz")
     result = run_site(*json_vars(django_app_src=str(copy)))
+    codes = stop_load(host, load)
     assert result.returncode == 0, result.stdout[-3000:]
+    # 20 requests a second through nginx while the release switched: all answered.
+    assert set(codes) == {"200"}, codes
+    assert sum(codes.values()) > 100, codes
     assert link(host, "current") not in ("", demo_release)
     assert link(host, "previous") == demo_release
     assert marker_served(host, text), fetch(host, MARKER).body[-1000:]
@@ -51,8 +58,11 @@ def test_a_new_release_is_served_and_the_old_one_comes_back(host, stack, tmp_pat
         assert host.run(f"systemctl show -p MainPID --value {unit}").stdout.strip() == pid
 
     # The demo's release is still there: deploying the demo switches back to it.
+    load = start_load(host, "/healthz")
     result = run_site()
+    codes = stop_load(host, load)
     assert result.returncode == 0, result.stdout[-3000:]
+    assert set(codes) == {"200"}, codes
     assert link(host, "current") == demo_release
     assert poll(lambda: fetch(host, MARKER, timeout=5).status == 404, 30)
     assert fetch(host, "/healthz").status == 200
