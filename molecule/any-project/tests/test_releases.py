@@ -84,6 +84,21 @@ def output_of(result):
     return " ".join((result.stdout + result.stderr).split())
 
 
+def a_failed_deploy(host):
+    """A deploy of main that must fail, under load: it exits non-zero, leaves
+    `current` and `previous` as they were, and every request during it gets a
+    200. Returns what it printed, on one line."""
+    links = (link(host, "current"), link(host, "previous"))
+    load = start_load(host)
+    result = shared.run_site()
+    codes = stop_load(host, load)
+    output = output_of(result)
+    assert result.returncode != 0, output[-3000:]
+    assert (link(host, "current"), link(host, "previous")) == links
+    assert set(codes) == {"200"}, codes
+    return output
+
+
 def still_served_after_a_restart(host, revision):
     """The live release is what the servers start from: a restart (a reboot, a crash) serves it too."""
     assert host.run(f"systemctl restart {UNIT}").rc == 0
@@ -125,22 +140,13 @@ def test_a_release_is_built_beside_the_live_one_and_switched_to(host):
 
 
 def test_a_release_that_cannot_start_is_never_switched_to(host):
-    live, previous = link(host, "current"), link(host, "previous")
     commit(host, 11, requirements(host))
     host.run(f"printf '\\nraise RuntimeError(\"revision 11 cannot start\")\\n' >> {WORK}/plainsite/urls.py && "
              f"cd {WORK} && git -c user.name=test -c user.email=test@example.invalid commit -q -am broken && "
              f"git push -q /srv/git/plainsite.git main")
-    load = start_load(host)
-    result = shared.run_site()
-    codes = stop_load(host, load)
-
-    # Ansible prints a failure on stderr.
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0
+    output = a_failed_deploy(host)
     assert "Check the release (manage.py check --deploy)" in output
     assert "RuntimeError: revision 11 cannot start" in output
-    assert (link(host, "current"), link(host, "previous")) == (live, previous)
-    assert set(codes) == {"200"}, codes
     assert about(host, 10)["revision"] == 10
     still_served_after_a_restart(host, 10)
 
@@ -193,38 +199,22 @@ def test_old_releases_and_the_virtualenvs_only_they_use_go(host):
 
 def test_a_release_whose_requirements_conflict_is_never_built(host):
     """Revision 14 asks for an asgiref that Django 5.2 cannot run with: pip finds no set of versions."""
-    live, previous, good = link(host, "current"), link(host, "previous"), requirements(host)
-    before = releases(host)
+    good, before = requirements(host), releases(host)
     commit(host, 14, good.rstrip("\n") + "\nasgiref<3\n")
-    load = start_load(host)
-    result = shared.run_site()
-    codes = stop_load(host, load)
-
-    output = output_of(result)
-    assert result.returncode != 0
+    output = a_failed_deploy(host)
     assert "Fail when no set of versions fits them all" in output
     assert "cannot be installed together" in output and "asgiref" in output
-    assert (link(host, "current"), link(host, "previous")) == (live, previous)
     assert releases(host) == before
-    assert set(codes) == {"200"}, codes
     still_served_after_a_restart(host, 13)
     commit(host, 14, good)
 
 
 def test_a_release_whose_migration_fails_is_never_switched_to(host):
-    live, previous = link(host, "current"), link(host, "previous")
     commit(host, 15, requirements(host))
     notes_app(host, failing=True)
-    load = start_load(host)
-    result = shared.run_site()
-    codes = stop_load(host, load)
-
-    output = output_of(result)
-    assert result.returncode != 0
+    output = a_failed_deploy(host)
     assert "Apply database migrations" in output
     assert "RuntimeError: revision 15 cannot migrate" in output
-    assert (link(host, "current"), link(host, "previous")) == (live, previous)
-    assert set(codes) == {"200"}, codes
     still_served_after_a_restart(host, 13)
 
 
