@@ -2,6 +2,8 @@
 """Side-by-side load benchmark of every stack, on one local Debian test host.
 
     scripts/benchmark.sh [STACK ...]      (e.g. wsgi-gunicorn asgi-daphne; default: all four)
+    scripts/benchmark.sh --releases [STACK ...]   (the release figures alone, added to
+                                                   the results of an earlier full run)
 
 For each stack it converges the host with site.yml (timing a fresh host once,
 then each switch and a second run), then measures from inside the host, against
@@ -13,7 +15,10 @@ then each switch and a second run), then measures from inside the host, against
     out-of-the-box defaults (the gain from tuning);
   - nginx answering `return 200` (the ceiling of the host);
   - WebSockets through nginx: concurrent connections held (ramp to 10,000,
-    bounded) and the p99 latency of a broadcast to 1,000 subscribers.
+    bounded) and the p99 latency of a broadcast to 1,000 subscribers;
+  - releases while 20 requests a second arrive through nginx: the wall time of
+    site.yml for a code-only release and for a release with a new dependency,
+    and of a rollback, each with the requests that did not get a 200.
 Writes benchmark/results.json (with the machine it ran on), benchmark/RESULTS.md
 and benchmark/results.png. Not part of the tests: numbers vary by machine.
 """
@@ -23,6 +28,8 @@ import os
 import pathlib
 import platform
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,8 +43,8 @@ WS_TARGET = int(os.environ.get("BENCH_WS_TARGET", "10000"))
 STACKS = ["wsgi-gunicorn", "wsgi-uwsgi", "asgi-gunicorn", "asgi-daphne"]
 TINY = "/sync/?ms=0"
 APP = "mysite"
-ENV = f"set -a; . /etc/{APP}/env; set +a; cd /srv/{APP}/app;"
-VENV = f"/srv/{APP}/venv/bin"
+# The live release's virtualenv, through the `current` link.
+VENV = f"/srv/{APP}/current/venv/bin"
 
 
 def sh(command, check=True, timeout=600):
@@ -87,7 +94,7 @@ def with_server(name, command, port, paths):
     """Runs `command` as the app user in a transient unit, measures each path, stops it."""
     sh(f"systemctl stop {name} 2>/dev/null; systemctl reset-failed {name} 2>/dev/null; "
        f"systemd-run --unit {name} -p User={APP} -p Group={APP} -p EnvironmentFile=/etc/{APP}/env "
-       f"-p WorkingDirectory=/srv/{APP}/app -p LimitNOFILE=16384 {command}", check=True)
+       f"-p WorkingDirectory=/srv/{APP}/current/app -p LimitNOFILE=16384 {command}", check=True)
     try:
         wait_port(port)
         return {path: wrk(f"http://127.0.0.1:{port}{path}") for path in paths}
@@ -109,10 +116,10 @@ def direct_and_default(mode, server, io_path):
                    f"{VENV}/gunicorn --bind 127.0.0.1:9002 -k uvicorn_worker.UvicornWorker {APP}.asgi:application")
     elif server == "uwsgi":
         tuned = (f"{VENV}/uwsgi --strict --master --need-app --module {APP}.wsgi:application "
-                 f"--chdir /srv/{APP}/app --single-interpreter --enable-threads --buffer-size 32768 "
+                 f"--chdir /srv/{APP}/current/app --single-interpreter --enable-threads --buffer-size 32768 "
                  f"--processes {ini('processes')} --threads {ini('threads')} --disable-logging "
                  f"--http-socket 127.0.0.1:9001")
-        default = f"{VENV}/uwsgi --http-socket 127.0.0.1:9002 --module {APP}.wsgi:application --chdir /srv/{APP}/app"
+        default = f"{VENV}/uwsgi --http-socket 127.0.0.1:9002 --module {APP}.wsgi:application --chdir /srv/{APP}/current/app"
     else:  # daphne: the tuned processes already listen on 127.0.0.1:8001
         tuned = None
         default = f"{VENV}/daphne -b 127.0.0.1 -p 9002 {APP}.asgi:application"
@@ -140,6 +147,62 @@ def websockets():
     return hold, cast
 
 
+RELEASE_LOAD = "/tmp/bench-release-codes"
+
+
+def demo_copy(base, name, extra_requirement=None):
+    """The demo with one more view naming the copy (and one more requirement)."""
+    copy = base / name
+    shutil.copytree(ROOT / "demo", copy, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
+    with open(copy / "mysite" / "urls.py", "a", encoding="utf-8") as urls:
+        urls.write("\nfrom django.http import HttpResponse\n\n"
+                   f"urlpatterns += [path('release-marker/', lambda request: HttpResponse({name!r}))]\n")
+    if extra_requirement:
+        with open(copy / "requirements.txt", "a", encoding="utf-8") as requirements:
+            requirements.write(f"\n{extra_requirement}\n")
+    return copy
+
+
+def timed_release(inventory, mode, server, extra, marker):
+    """One site.yml run while 20 requests a second reach /healthz through nginx
+    (each in the background, so a slow answer does not slow the rate): its wall
+    time, the requests sent and those not answered 200, and whether the release
+    is served afterwards (its view answers `marker`; without one, it is gone)."""
+    curl = f"curl -s -o /dev/null -w '%{{http_code}}\\n' --max-time 10 http://127.0.0.1:80/healthz >> {RELEASE_LOAD}"
+    load = f"while [ ! -e {RELEASE_LOAD}.stop ]; do {curl} & sleep 0.05; done; wait"
+    pid = sh(f"rm -f {RELEASE_LOAD} {RELEASE_LOAD}.stop; "
+             f"nohup timeout 900 bash -c {shlex.quote(load)} >/dev/null 2>&1 & echo $!").strip()
+    started = time.monotonic()
+    out = subprocess.run(["ansible-playbook", "-i", inventory, str(ROOT / "site.yml"),
+                          "-e", f"mode={mode}", "-e", f"server={server}", *extra],
+                         capture_output=True, text=True, check=False, cwd=ROOT)
+    seconds = round(time.monotonic() - started, 1)
+    sh(f"touch {RELEASE_LOAD}.stop; while kill -0 {pid} 2>/dev/null; do sleep 0.5; done")
+    if out.returncode != 0:
+        raise RuntimeError(out.stdout[-3000:] + out.stderr[-2000:])
+    codes = sh(f"cat {RELEASE_LOAD}").split()
+    view = sh("curl -s -w ' %{http_code}' http://127.0.0.1:80/release-marker/", check=False).rsplit(" ", 1)
+    served = view == [marker, "200"] if marker else view[-1] == "404"
+    return {"seconds": seconds, "requests": len(codes), "failed": sum(code != "200" for code in codes),
+            "served": served}
+
+
+def releases(inventory, mode, server):
+    """A code-only release, a release with a new dependency, then a rollback by
+    name to the release live before (the demo's), each under load."""
+    live = sh(f"readlink /srv/{APP}/current").strip().rsplit("/", 1)[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        base = pathlib.Path(tmp)
+        code_only = timed_release(inventory, mode, server,
+                                  ["-e", f"django_app_src={demo_copy(base, 'code-only')}"], "code-only")
+        dependency = timed_release(inventory, mode, server,
+                                   ["-e", f"django_app_src={demo_copy(base, 'new-dependency', 'six==1.17.0')}"],
+                                   "new-dependency")
+    rollback = timed_release(inventory, mode, server, ["-e", "django_app_rollback=true",
+                                                       "-e", f"django_app_release={live}"], "")
+    return {"code_only": code_only, "new_dependency": dependency, "rollback": rollback}
+
+
 def machine():
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
                          capture_output=True, text=True).stdout.strip()
@@ -157,11 +220,36 @@ def start_host():
     subprocess.run(["docker", "cp", str(ROOT / "benchmark" / "wsload.py"), f"{HOST}:/usr/local/bin/wsload"], check=True)
 
 
-def main(stacks):
+def host_inventory():
     inventory = tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False)
     inventory.write(json.dumps({"django_servers": {"hosts": {HOST: {
         "ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3"}}}}))
     inventory.close()
+    return inventory
+
+
+def main_releases(stacks):
+    """The release figures alone, on a fresh host, written beside an earlier full run's."""
+    out = ROOT / "benchmark"
+    results = json.loads((out / "results.json").read_text())
+    inventory = host_inventory()
+    start_host()
+    measured = {"stacks": {}}
+    for stack in stacks:
+        mode, server = stack.split("-")
+        print(f"==> {stack}: releases", flush=True)
+        converge(inventory.name, mode, server)
+        measured["stacks"][stack] = releases(inventory.name, mode, server)
+        print(json.dumps(measured["stacks"][stack]), flush=True)
+    measured["machine"] = machine()
+    results["releases"] = measured
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "RESULTS.md").write_text(report(results))
+    print(f"wrote {out}/results.json, RESULTS.md")
+
+
+def main(stacks):
+    inventory = host_inventory()
     start_host()
     results = {"machine": None, "duration_s": DURATION, "connections": CONNECTIONS, "stacks": {}}
     first = True
@@ -177,6 +265,7 @@ def main(stacks):
                           "static": wrk("http://127.0.0.1:80/static/mysite/site.css")}
         entry["direct_tiny"], entry["direct_io_20ms"], entry["default_io_20ms"] = direct_and_default(mode, server, io_path)
         entry["websocket_hold"], entry["websocket_broadcast"] = websockets()
+        results.setdefault("releases", {"stacks": {}})["stacks"][stack] = releases(inventory.name, mode, server)
         entry["tuning_gain"] = round(entry["direct_io_20ms"]["rps"] / entry["default_io_20ms"]["rps"], 2)
         entry["tuned_via_nginx_vs_default"] = round(entry["nginx"]["io_20ms"]["rps"] / entry["default_io_20ms"]["rps"], 2)
         entry["nginx_cost"] = round(1 - entry["nginx"]["io_20ms"]["rps"] / entry["direct_io_20ms"]["rps"], 3)
@@ -184,7 +273,7 @@ def main(stacks):
         results["stacks"][stack] = entry
         print(json.dumps(entry), flush=True)
     results["ceiling_return_200"] = ceiling()
-    results["machine"] = machine()
+    results["machine"] = results["releases"]["machine"] = machine()
     out = ROOT / "benchmark"
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "RESULTS.md").write_text(report(results))
@@ -227,6 +316,20 @@ def report(results):
               "same server started with no options (one worker), both hit directly. nginx cost: 1 - "
               "(view through nginx / the same tuned server hit directly on a TCP port; for the "
               "socket-activated servers that is a second instance with the same settings).", ""]
+    if results.get("releases"):
+        r = results["releases"]
+        lines += ["## Releases while 20 requests a second arrive through nginx", "",
+                  f"Measured on {r['machine']['date']} ({r['machine']['cpu']}, {r['machine']['vcpus']} vCPUs): wall "
+                  "time of `site.yml` from the controller, and the requests not answered 200 of those sent during it.",
+                  "", "| stack | code-only release | release with a new dependency | rollback by name |",
+                  "|---|---|---|---|"]
+
+        def cell(run):
+            return (f"{run['seconds']} s, {run['failed']} failed of {run['requests']}"
+                    + ("" if run.get("served", True) else " (not served!)"))
+        for name, s in r["stacks"].items():
+            lines.append(f"| {name} | {cell(s['code_only'])} | {cell(s['new_dependency'])} | {cell(s['rollback'])} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -251,4 +354,7 @@ def chart(results, path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or STACKS)
+    if sys.argv[1:2] == ["--releases"]:
+        main_releases(sys.argv[2:] or STACKS)
+    else:
+        main(sys.argv[1:] or STACKS)
