@@ -8,6 +8,9 @@
         needs, naming the version, the minimum, the reason and how to override.
     {{ resolved | django_app_advisories(advisories) }}
         One line per resolved package with a published advisory.
+    {{ resolved | django_app_missing(packages) }}
+        Canonical names of the server packages `resolved` does not hold (a
+        virtualenv built for another stack, found by a rollback).
     {{ stderr | django_app_pip_explanation }}
         pip's own explanation of a failed resolve, without the noise around it.
 """
@@ -47,6 +50,11 @@ def _pinned_by(requirements_text, name):
         if canonicalize_name(requirement.name) == name:
             return f"{line}, line {number}"
     return ""
+
+
+def django_app_missing(resolved, packages):
+    """Canonical names of the pip requirement strings `packages` that `resolved` ({name: version}) lacks."""
+    return [name for name in _names(packages) if name not in resolved]
 
 
 def django_app_too_old(resolved, packages, minimums, ignored=(), requirements_text=""):
@@ -118,6 +126,7 @@ class FilterModule:
         return {
             "django_app_resolved": django_app_resolved,
             "django_app_too_old": django_app_too_old,
+            "django_app_missing": django_app_missing,
             "django_app_advisories": django_app_advisories,
             "django_app_pip_explanation": django_app_pip_explanation,
         }

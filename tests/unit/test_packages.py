@@ -96,6 +96,13 @@ def test_advisories_name_the_version_and_the_fix(version, expected):
         assert "fixed in" in line
 
 
+def test_missing_names_the_server_packages_a_virtualenv_lacks():
+    resolved = {"gunicorn": "23.0.0", "uvicorn": "0.30.6", "django": "5.2.8"}
+    assert packages.django_app_missing(resolved, ["gunicorn", "uvicorn[standard]>=0.30", "Uvicorn_Worker>=0.2"]) == [
+        "uvicorn-worker"]
+    assert packages.django_app_missing(resolved, ["gunicorn"]) == []
+
+
 def test_pip_explanation_keeps_the_conflict_and_drops_the_noise():
     """As pip 23 (Debian 12's venv) prints a conflict: ERROR lines on stderr, the cause on stdout."""
     result = {
