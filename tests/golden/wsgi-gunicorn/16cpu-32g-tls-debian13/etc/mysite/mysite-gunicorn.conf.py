@@ -13,6 +13,7 @@
 #   gunicorn_max_requests, gunicorn_max_requests_jitter                (1000, 100)
 #   gunicorn_bind           address Gunicorn binds itself    (empty: socket activation)
 #   django_app_code_dir     the app's directory (chdir)      (/srv/<name>/current/app)
+#   django_app_websocket_drain_seconds   a stopping Uvicorn worker's drain   (10)
 #
 # No `bind`: systemd owns the unix socket (mysite-gunicorn.socket) and hands it
 # over in LISTEN_FDS, so a restart queues connections instead of refusing them.

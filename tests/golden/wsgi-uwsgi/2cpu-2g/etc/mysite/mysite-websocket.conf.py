@@ -13,6 +13,7 @@
 #   gunicorn_max_requests, gunicorn_max_requests_jitter                (1000, 100)
 #   gunicorn_bind           address Gunicorn binds itself    (empty: socket activation)
 #   django_app_code_dir     the app's directory (chdir)      (/srv/<name>/current/app)
+#   django_app_websocket_drain_seconds   a stopping Uvicorn worker's drain   (10)
 #
 # No `bind`: systemd owns the unix socket (mysite-websocket.socket) and hands it
 # over in LISTEN_FDS, so a restart queues connections instead of refusing them.
@@ -29,16 +30,42 @@ workers = 2
 
 # Uvicorn workers from the uvicorn-worker package (uvicorn.workers is deprecated).
 # Django implements no ASGI lifespan, so it is switched off.
+#
+# A worker told to stop (a reload starts new workers first, then sends the old
+# ones SIGTERM; a restart) stops accepting, lets its WebSockets run on for up to
+# WEBSOCKET_DRAIN_SECONDS, then closes them with 1001 "going away" so that
+# clients reconnect, to the new workers (websocket_drain.py, next to the app's
+# releases). Uvicorn alone would close them at once with 1012. A draining worker
+# keeps telling the master it is alive; a stopping master kills it after
+# graceful_timeout.
+import sys
+
+from gunicorn.arbiter import Arbiter
 from uvicorn_worker import UvicornWorker
+
+sys.path.append("/srv/mysite/lib")
+from websocket_drain import WebSocketDrain, draining_server  # noqa: E402
+
+WEBSOCKET_DRAIN_SECONDS = 10
 
 
 class DjangoUvicornWorker(UvicornWorker):
     CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "lifespan": "off"}
 
+    async def _serve(self):
+        # UvicornWorker._serve with the app wrapped and a draining server.
+        self.config.app = WebSocketDrain(self.wsgi, WEBSOCKET_DRAIN_SECONDS)
+        server = draining_server(self.config, WEBSOCKET_DRAIN_SECONDS)
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
 
 worker_class = DjangoUvicornWorker
 
 timeout = 30
+# gunicorn_graceful_timeout, raised when needed to outlast the WebSocket drain.
 graceful_timeout = 30
 keepalive = 5
 
