@@ -109,6 +109,32 @@ def stop_load(host, pid):
     return counts
 
 
+HOLD = "/tmp/ws-hold"
+
+
+def start_hold(host, sockets=50):
+    """Hold `sockets` WebSockets to the echo consumer through nginx, in the
+    background, reconnecting each one closed with 1001 (wsprobe hold)."""
+    tls = ["--cafile", CA_FILE] if SITE["tls"] else []
+    command = shlex.join(["wsprobe", *tls, "hold", site_url("/ws/echo/", "ws"), HOLD, "--sockets", str(sockets)])
+    out = host.run(f"rm -f {HOLD} {HOLD}.stop {HOLD}.out; nohup {command} > {HOLD}.out 2>&1 &")
+    assert out.rc == 0, out.stderr
+    assert poll(lambda: hold_status(host).get("first_open") == sockets, 30), hold_status(host)
+
+
+def hold_status(host):
+    """What the hold saw so far: first_open (of the sockets it opened first), closes, reconnects."""
+    text = host.run(f"cat {HOLD} 2>/dev/null").stdout
+    return json.loads(text) if text.strip() else {}
+
+
+def stop_hold(host):
+    """The hold's result, after one round trip on every socket it holds."""
+    host.run(f"touch {HOLD}.stop")
+    assert poll(lambda: host.file(f"{HOLD}.out").content_string.strip() != "", 60), "the hold did not stop"
+    return json.loads(host.file(f"{HOLD}.out").content_string)
+
+
 def wsprobe(host, *args):
     tls = ["--cafile", CA_FILE] if SITE["tls"] else []
     out = host.run(shlex.join(["wsprobe", *tls, *args]))

@@ -37,7 +37,7 @@ CASE_NAMES = [
     "host-injects-nginx", "websocket-path-injects-nginx", "static-url-injects-python", "env-key-with-newline",
     "env-key-reserved", "env-key-with-space", "env-value-with-control-character", "host-with-newline",
     "url-prefix-with-space", "workers-100000", "unsupported-system", "release-name-with-slash",
-    "release-paths-moved", "rollback-without-previous",
+    "release-paths-moved", "rollback-without-previous", "negative-drain",
 ]
 
 
@@ -96,6 +96,8 @@ def cases(tmp):
         "rollback-without-previous": (["-e", "django_app_rollback=true"],
                                       ["django_app_rollback: there is no previous release on this host to go back to",
                                        "name one with -e django_app_release=<id>"]),
+        "negative-drain": (["-e", "django_app_websocket_drain_seconds=-5"],
+                           ["django_app_websocket_drain_seconds: -5; give 0 or more seconds"]),
         # Host names and URLs
         "wildcard-host": (["-e", '{"django_app_allowed_hosts": ["*"]}'], ["django_app_allowed_hosts", "not '*'"]),
         "no-host": (["-e", '{"django_app_allowed_hosts": []}'], ["django_app_allowed_hosts", "at least one host"]),

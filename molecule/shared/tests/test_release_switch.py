@@ -2,7 +2,9 @@
 fails while it switches: uWSGI's reload re-executes it and its `chdir` resolves
 the `current` link again; Daphne's processes restart one at a time, so the
 socket Supervisor owns stays open. (Gunicorn's reload is proven in the
-any-project scenario.)
+any-project scenario.) WebSockets held across the switch, served by the Uvicorn
+workers of the uWSGI stack's WebSocket service or by Daphne, are drained and
+closed with 1001, and reconnect.
 
 The demo is copied with one more view that names the copy; deploying the copy
 makes a release beside the live one, and deploying the demo again switches
@@ -13,7 +15,8 @@ import pathlib
 import shutil
 import uuid
 
-from conftest import APP, fetch, json_vars, once, poll, run_site, start_load, stop_load
+from conftest import (APP, fetch, hold_status, json_vars, once, poll, run_site, start_hold, start_load, stop_hold,
+                      stop_load)
 
 pytestmark = once("release_switch")
 MARKER = "/release-marker/"
@@ -43,13 +46,24 @@ def test_a_new_release_is_served_and_the_old_one_comes_back(host, stack, tmp_pat
     demo_release = link(host, "current")
     assert fetch(host, MARKER).status == 404
 
+    start_hold(host, 50)
     load = start_load(host, "/healthz")
     result = run_site(*json_vars(django_app_src=str(copy)))
-    codes = stop_load(host, load)
     assert result.returncode == 0, result.stdout[-3000:]
+    # The processes of the old release drain their WebSockets (10 s by
+    # default), then close them with 1001; each client reconnects at once.
+    assert poll(lambda: hold_status(host).get("first_open") == 0, 60), hold_status(host)
+    codes = stop_load(host, load)
+    held = stop_hold(host)
     # 20 requests a second through nginx while the release switched: all answered.
     assert set(codes) == {"200"}, codes
     assert sum(codes.values()) > 100, codes
+    # 50 WebSockets held through it: every one closed with 1001 (Daphne alone
+    # drops them, 1006; Uvicorn closes them at once, 1012), reconnected, and
+    # answering at the end.
+    assert held["ok"], held
+    assert held["closes"].get("1001", 0) >= 50 and held["reconnects"] >= 50, held
+    assert held["echoed_at_end"] == 50, held
     assert link(host, "current") not in ("", demo_release)
     assert link(host, "previous") == demo_release
     assert marker_served(host, text), fetch(host, MARKER).body[-1000:]

@@ -11,6 +11,12 @@
         pid), sends one message from the first, and expects every one of the N
         to receive it. The spacing gives workers still loading the app after a
         restart the time to start accepting.
+    wsprobe hold URL STATUS_FILE [--sockets N] [--seconds S]
+        Holds N sockets to an echo URL until STATUS_FILE.stop exists (S seconds
+        at most), as a browser would: a socket closed with 1001 (going away)
+        reconnects at once and proves the new one with a round trip. STATUS_FILE
+        tells, twice a second, how many of the first N are still open and the
+        close codes seen; at the end every socket held makes one round trip.
 
 Prints one JSON object and exits 0 when the check passed, 1 when it did not.
 Every wait is bounded by --timeout. Needs the `websockets` package (Debian's
@@ -83,6 +89,71 @@ async def chat(args):
         await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)
 
 
+async def round_trip(ws, timeout):
+    text = "hold-" + uuid.uuid4().hex
+    await ws.send(text)
+    return await asyncio.wait_for(ws.recv(), timeout) == text
+
+
+async def hold(args):
+    import os
+    import time
+
+    state = {"first_open": 0, "closes": {}, "reconnects": 0, "errors": []}
+    sockets = []
+
+    async def keep(slot, first):
+        ws = sockets[slot]
+        if first:
+            state["first_open"] += 1
+        try:
+            await ws.wait_closed()
+        finally:
+            if first:
+                state["first_open"] -= 1
+        if stop.is_set():  # closed by the end of the hold
+            return
+        code = str(ws.close_code)
+        state["closes"][code] = state["closes"].get(code, 0) + 1
+        if ws.close_code != 1001:
+            return
+        try:
+            sockets[slot] = await connect(args.url, args.timeout)
+            state["reconnects"] += 1
+            if not await round_trip(sockets[slot], args.timeout):
+                state["errors"].append("a reconnected socket did not echo")
+        except websockets.ConnectionClosed:
+            pass  # closed again before it echoed: the close is checked below
+        except Exception as exc:
+            state["errors"].append(f"reconnecting: {type(exc).__name__}: {exc}")
+            return
+        await keep(slot, False)
+
+    stop = asyncio.Event()
+    for _ in range(args.sockets):
+        sockets.append(await connect(args.url, args.timeout))
+    tasks = [asyncio.ensure_future(keep(slot, True)) for slot in range(args.sockets)]
+    end = time.monotonic() + args.seconds
+    while not os.path.exists(args.status_file + ".stop") and time.monotonic() < end:
+        with open(args.status_file + ".tmp", "w", encoding="utf-8") as status:
+            json.dump(state, status)
+        os.replace(args.status_file + ".tmp", args.status_file)
+        await asyncio.sleep(0.5)
+    stop.set()
+    echoed = 0
+    for ws in sockets:
+        try:
+            echoed += await round_trip(ws, args.timeout)
+        except Exception as exc:
+            state["errors"].append(f"last round trip: {type(exc).__name__}: {exc}")
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    for task in tasks:
+        task.cancel()
+    state.update(sockets=args.sockets, echoed_at_end=echoed)
+    state["ok"] = not state["errors"] and echoed == args.sockets and set(state["closes"]) <= {"1001"}
+    return state
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timeout", type=float, default=10.0)
@@ -97,11 +168,16 @@ def main(argv=None):
     p_chat.add_argument("--want-pids", type=int, default=2)
     p_chat.add_argument("--max-sockets", type=int, default=100)
     p_chat.add_argument("--interval", type=float, default=0.1)
+    p_hold = sub.add_parser("hold")
+    p_hold.add_argument("url")
+    p_hold.add_argument("status_file")
+    p_hold.add_argument("--sockets", type=int, default=50)
+    p_hold.add_argument("--seconds", type=float, default=300.0)
     args = parser.parse_args(argv)
     if args.cafile:
         CONTEXT["ssl"] = ssl.create_default_context(cafile=args.cafile)
     try:
-        result = asyncio.run({"echo": echo, "chat": chat}[args.check](args))
+        result = asyncio.run({"echo": echo, "chat": chat, "hold": hold}[args.check](args))
     except Exception as exc:  # report any failure as a result, for the test to show
         result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     print(json.dumps(result))
