@@ -35,7 +35,7 @@ PLANNER_INPUTS = (
     "mode", "server", "app_name", "websockets", "wsgi_application", "asgi_application",
     "redis_url", "sync_workers", "async_workers", "uwsgi_processes", "uwsgi_threads",
     "sync_worker_class", "gthread_threads", "socket_activation", "gunicorn_port",
-    "websocket_port", "daphne_port", "app_timeout", "python_packages",
+    "websocket_port", "app_root", "app_timeout", "python_packages",
 )
 
 _BOOL_STRINGS = {"true": True, "yes": True, "on": True, "1": True,
@@ -121,7 +121,9 @@ def django_stack_plan(inputs):
         "state": _state(layout["http"] == "daphne"),
         "app": inputs["asgi_application"],
         "processes": async_workers,
-        "port": int(inputs["daphne_port"]),
+        # The link nginx connects through: it names the socket of the program
+        # that serves now (the daphne role switches it between two programs).
+        "socket": f"{inputs['app_root']}/sockets/{name}-daphne.sock",
         "http_timeout": timeout,
     }]
 
@@ -129,7 +131,7 @@ def django_stack_plan(inputs):
         "gunicorn_sync": gunicorn_address(gunicorn_instances[0], inputs["gunicorn_port"]),
         "gunicorn_uvicorn": gunicorn_address(gunicorn_instances[0], inputs["gunicorn_port"]),
         "uwsgi": f"unix:{uwsgi_instances[0]['socket']}",
-        "daphne": f"127.0.0.1:{inputs['daphne_port']}",
+        "daphne": f"unix:{daphne_instances[0]['socket']}",
     }[layout["http"]]
     if not websockets:
         websocket_address = ""

@@ -13,7 +13,7 @@ INPUTS = {
     "redis_url": "", "sync_workers": "5", "async_workers": "2", "uwsgi_processes": "5",
     "uwsgi_threads": "2", "sync_worker_class": "sync", "gthread_threads": "4",
     "socket_activation": True, "gunicorn_port": "8000", "websocket_port": "8002",
-    "daphne_port": "8001", "app_timeout": "30",
+    "app_root": "/srv/shop", "app_timeout": "30",
     "python_packages": {"gunicorn": ["gunicorn"], "uvicorn": ["uvicorn[standard]", "uvicorn-worker"],
                         "uwsgi": ["pyuwsgi"], "daphne": ["daphne"], "channels_redis": ["channels-redis"]},
 }
@@ -42,7 +42,7 @@ STACKS = [
     ("asgi", "gunicorn", {"shop-gunicorn"},
      "unix:/run/shop-gunicorn.sock", "http", "unix:/run/shop-gunicorn.sock"),
     ("asgi", "daphne", {"shop-daphne"},
-     "127.0.0.1:8001", "http", "127.0.0.1:8001"),
+     "unix:/srv/shop/sockets/shop-daphne.sock", "http", "unix:/srv/shop/sockets/shop-daphne.sock"),
 ]
 EVERY_SERVICE = {"shop-gunicorn", "shop-websocket", "shop-uwsgi", "shop-daphne"}
 
@@ -67,7 +67,8 @@ def test_the_http_instance_serves_the_interface_of_the_mode():
     assert (uwsgi["app"], uwsgi["processes"], uwsgi["threads"], uwsgi["socket"]) == (
         "shop.wsgi:application", 5, 2, "/run/shop-uwsgi.sock")
     daphne = stack("asgi", "daphne")["daphne_instances"][0]
-    assert (daphne["app"], daphne["processes"], daphne["port"]) == ("shop.asgi:application", 2, 8001)
+    assert (daphne["app"], daphne["processes"], daphne["socket"]) == (
+        "shop.asgi:application", 2, "/srv/shop/sockets/shop-daphne.sock")
 
 
 def test_gthread_threads_apply_to_sync_workers_only():
@@ -137,8 +138,8 @@ def test_an_impossible_pair_names_the_valid_ones():
 
 def test_a_missing_input_is_named():
     inputs = dict(INPUTS)
-    del inputs["daphne_port"]
-    with pytest.raises(ValueError, match="missing inputs daphne_port"):
+    del inputs["app_root"]
+    with pytest.raises(ValueError, match="missing inputs app_root"):
         plan(inputs)
 
 

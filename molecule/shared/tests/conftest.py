@@ -75,11 +75,21 @@ def wait_healthy(host, deadline_s=60):
 
 
 def all_running(host, pattern="", deadline_s=30):
-    """Every Supervisor program (matching pattern, e.g. 'NAME:*') is RUNNING within deadline_s."""
+    """Every Supervisor process (matching pattern, e.g. 'GROUP:*') that is not
+    deliberately stopped (a Daphne program's group that does not serve) is
+    RUNNING within deadline_s, and one is."""
     def check():
         lines = host.run(f"supervisorctl status {pattern}").stdout.splitlines()
-        return bool(lines) and all(" RUNNING " in line for line in lines)
+        running = [line for line in lines if " RUNNING " in line]
+        return bool(running) and all(" RUNNING " in line or " STOPPED " in line for line in lines)
     return poll(check, deadline_s, 0.5)
+
+
+def daphne_serving(host):
+    """The Daphne program's group that serves (blue or green): the one its socket link names."""
+    target = host.run(f"readlink /srv/{APP}/sockets/{APP}-daphne.sock").stdout.strip()
+    assert target in (f"{APP}-daphne-blue.sock", f"{APP}-daphne-green.sock"), target
+    return target[len(f"{APP}-daphne-"):-len(".sock")]
 
 
 LOAD_CODES, LOAD_STOP = "/tmp/load-codes", "/tmp/load-stop"

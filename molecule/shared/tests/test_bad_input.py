@@ -107,7 +107,7 @@ def cases(tmp):
                                          ["django_app_websocket_path='/ws'", "starting and ending with '/'"]),
         # Ports
         "port-out-of-range": (["-e", "nginx_listen_port=70000"], ["nginx_listen_port=70000", "1 to 65535"]),
-        "port-taken-by-https": (["-e", "django_stack_daphne_port=443"], ["django_stack_daphne_port=443", "distinct"]),
+        "port-taken-by-https": (["-e", "django_stack_gunicorn_port=443"], ["django_stack_gunicorn_port=443", "distinct"]),
         # TLS
         "missing-certificate": (tls + ["-e", "nginx_tls_certificate=/etc/ssl/private/none.crt"],
                                 ["nginx_tls_certificate=/etc/ssl/private/none.crt", "nginx_tls_self_signed=true"]),

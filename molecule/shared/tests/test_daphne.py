@@ -1,26 +1,39 @@
-"""Daphne under Supervisor: the three traps of the Channels recipe, each caught."""
+"""Daphne under Supervisor: the traps of the Channels recipe, each caught, and
+the two groups (blue and green) of which the one the socket link names serves."""
 
-from conftest import APP, all_running, fetch, only_for_server, wait_healthy
+from conftest import APP, all_running, daphne_serving, fetch, only_for_server, wait_healthy
 
 PROGRAM = f"{APP}-daphne"
+LINK = f"/srv/{APP}/sockets/{PROGRAM}.sock"
 
 
 only_daphne = only_for_server("daphne")
 
 
-def supervisor_status(host):
-    return host.run(f"supervisorctl status '{PROGRAM}:*'").stdout.splitlines()
+def supervisor_status(host, group):
+    return host.run(f"supervisorctl status '{group}:*'").stdout.splitlines()
 
 
 def test_every_process_runs_on_the_socket_supervisor_hands_over(host):
     """With [program] instead of [fcgi-program], fd 0 is no socket and they crash (FATAL)."""
-    lines = supervisor_status(host)
+    group = f"{PROGRAM}-{daphne_serving(host)}"
+    lines = supervisor_status(host, group)
     config = host.file(f"/etc/supervisor/conf.d/{PROGRAM}.conf").content_string
     processes = int(config.split("\nnumprocs=")[1].split()[0])
     assert processes >= 2
     assert len(lines) == processes, lines
     assert all(" RUNNING " in line for line in lines), lines
-    assert [line.split()[0] for line in lines] == [f"{PROGRAM}:{PROGRAM}_{i}" for i in range(processes)]
+    assert [line.split()[0] for line in lines] == [f"{group}:{group}_{i}" for i in range(processes)]
+
+
+def test_only_the_serving_group_runs_and_starts_with_supervisor(host):
+    serving = daphne_serving(host)
+    other = {"blue": "green", "green": "blue"}[serving]
+    assert all(" STOPPED " in line for line in supervisor_status(host, f"{PROGRAM}-{other}"))
+    config = host.file(f"/etc/supervisor/conf.d/{PROGRAM}.conf").content_string
+    sections = {part.split("]")[0]: part for part in config.split("[fcgi-program:")[1:]}
+    assert "\nautostart=true\n" in sections[f"{PROGRAM}-{serving}"]
+    assert "\nautostart=false\n" in sections[f"{PROGRAM}-{other}"]
 
 
 def listening_tcp(host):
@@ -40,9 +53,13 @@ def test_no_process_also_listens_on_port_8000(host):
     assert 8000 not in {port for _, port in listening_tcp(host)}
 
 
-def test_the_shared_socket_listens_on_loopback_only(host):
-    sockets = {address for address, port in listening_tcp(host) if port == 8001}
-    assert sockets == {"0100007F"}, sockets  # 127.0.0.1, little-endian hex
+def test_only_root_and_nginx_reach_the_sockets(host):
+    directory = host.file(f"/srv/{APP}/sockets")
+    assert (directory.user, directory.group, directory.mode) == ("root", "www-data", 0o750)
+    assert host.run(f"sudo -u {APP} test -x /srv/{APP}/sockets").rc != 0
+    served = host.run(f"sudo -u www-data curl -s -o /dev/null -w '%{{http_code}}' --unix-socket {LINK} "
+                      "-H 'Host: localhost' http://localhost/healthz").stdout
+    assert served in ("200", "301"), served  # 301: to HTTPS, when the site has TLS
 
 
 def socket_inodes(host, pid, as_user="root"):
@@ -53,14 +70,15 @@ def socket_inodes(host, pid, as_user="root"):
 
 
 def test_all_processes_share_the_one_socket_supervisor_owns(host):
-    """The listening socket on 127.0.0.1:8001 is open in supervisord and in every process.
+    """The listening socket the link names is open in supervisord and in every process.
 
-    (Twisted duplicates fd 0 when it adopts it and closes fd 0 itself, so the
-    socket is found by its inode, not by its descriptor number.)
+    (Twisted duplicates the descriptor it adopts and closes the one it got, so
+    the socket is found by its inode, not by its descriptor number.)
     """
-    rows = [r.split() for r in host.run("cat /proc/net/tcp").stdout.splitlines()[1:]]
-    listening = {r[9] for r in rows if r[1] == "0100007F:1F41" and r[3] == "0A"}
-    assert len(listening) == 1, rows
+    path = host.run(f"readlink -f {LINK}").stdout.strip()
+    rows = [r.split() for r in host.run("cat /proc/net/unix").stdout.splitlines()[1:]]
+    listening = {r[6] for r in rows if len(r) > 7 and r[7] == path and r[3] == "00010000"}
+    assert len(listening) == 1, [r for r in rows if len(r) > 7 and r[7] == path]
     inode = listening.pop()
     supervisord = host.run("systemctl show -p MainPID --value supervisor").stdout.strip()
     assert inode in socket_inodes(host, supervisord)
@@ -71,8 +89,10 @@ def test_all_processes_share_the_one_socket_supervisor_owns(host):
 
 
 def test_processes_come_back_after_supervisor_restarts(host):
+    serving = daphne_serving(host)
     assert host.run("systemctl restart supervisor").rc == 0
-    assert all_running(host, f"'{PROGRAM}:*'")
+    assert all_running(host, f"'{PROGRAM}-{serving}:*'")
+    assert daphne_serving(host) == serving
     assert wait_healthy(host)
     assert fetch(host, "/healthz").json()["server"] == "daphne"
 
@@ -81,4 +101,5 @@ def test_each_process_logs_to_a_rotated_file(host):
     program = host.file(f"/etc/supervisor/conf.d/{PROGRAM}.conf")
     assert program.mode == 0o600
     assert "stdout_logfile_maxbytes=" in program.content_string
-    assert host.file(f"/var/log/supervisor/{PROGRAM}_0.log").exists
+    assert host.file(f"/var/log/supervisor/{PROGRAM}-{daphne_serving(host)}_0.log").exists
+    assert host.run(f"sudo -u {APP} test -w /srv/{APP}/current/app/{APP}/settings.py").rc != 0

@@ -143,6 +143,7 @@ async def _drain(seconds):
         logger.warning("Draining %d WebSocket(s) for up to %g s", len(_sessions), seconds)
     while _sessions and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
+        _end_keep_alive()
     if _sessions:
         logger.warning("Closing %d WebSocket(s) with 1001 (going away)", len(_sessions))
     close_deadline = time.monotonic() + _CLOSE_GRACE
@@ -153,22 +154,38 @@ async def _drain(seconds):
 
 
 def _stop_accepting_daphne():
-    """Take no new work in this Daphne process: stop its listening ports (the
-    socket stays open in Supervisor and the other processes, which take the new
-    connections), and end its HTTP keep-alive connections, idle ones now and
-    busy ones after their response: nginx reuses them, for WebSocket handshakes
-    too, and would otherwise go on sending new work here."""
+    """Take no new work in this Daphne process: stop its listening ports, then
+    end its HTTP keep-alive connections. The connections already waiting in a
+    port's queue are accepted first and served: the whole group stops at once
+    when nginx has moved to the other group's socket (the daphne role), and
+    nothing else would take them before Supervisor closes the socket."""
     if not _daphne_stopping:
         return
     from twisted.internet import reactor, tcp
+
+    before = set(reactor.getReaders())
+    for reader in before:
+        if isinstance(reader, tcp.Port):
+            reader.doRead()  # accepts until the queue is empty
+            reader.stopListening()
+    # Those just accepted have not been read yet: the next round ends them.
+    _end_keep_alive(before)
+
+
+def _end_keep_alive(among=None):
+    """End this Daphne process's HTTP keep-alive connections, idle ones now
+    and busy ones after their response: nginx reuses them, for WebSocket
+    handshakes too, and would otherwise go on sending new work here."""
+    if not _daphne_stopping:
+        return
+    from twisted.internet import reactor
     from twisted.web.http import HTTPChannel
 
     for reader in reactor.getReaders():
-        if isinstance(reader, tcp.Port):
-            reader.stopListening()
-        elif isinstance(getattr(reader, "protocol", None), HTTPChannel):
-            reader.protocol.persistent = False
-            if not reader.protocol.requests:
+        protocol = getattr(reader, "protocol", None)
+        if isinstance(protocol, HTTPChannel) and (among is None or reader in among):
+            protocol.persistent = False
+            if not protocol.requests:
                 reader.loseConnection()
 
 
@@ -182,7 +199,15 @@ def _watch_daphne(seconds):
 
     if "twisted.internet.reactor" not in sys.modules:
         return
-    from twisted.internet import defer, reactor
+    from twisted.internet import defer, reactor, unix
+
+    # Supervisor owns the program's unix socket: its path, owner and mode. Twisted,
+    # adopting it (the `systemd:` endpoint), would chmod that path as it starts
+    # listening (the app user may not: only root and nginx enter the directory)
+    # and unlink it as it stops (the other processes of the group still serve
+    # on it). This process binds no unix socket of its own: Twisted leaves
+    # every unix socket path alone here.
+    unix._inFilesystemNamespace = lambda path: False
 
     supervisord = os.getppid()  # `sh` became Daphne: the parent is supervisord
 
