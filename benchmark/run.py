@@ -120,12 +120,23 @@ def direct_and_default(mode, server, io_path):
                  f"--processes {ini('processes')} --threads {ini('threads')} --disable-logging "
                  f"--http-socket 127.0.0.1:9001")
         default = f"{VENV}/uwsgi --http-socket 127.0.0.1:9002 --module {APP}.wsgi:application --chdir /srv/{APP}/current/app"
-    else:  # daphne: the tuned processes already listen on 127.0.0.1:8001
-        tuned = None
+    else:  # daphne: its program's processes serve on unix sockets; the same
+        # number, with the same options, share one TCP socket here (as Supervisor
+        # hands a socket over), so that wrk reaches them.
+        program = sh(f"cat /etc/supervisor/conf.d/{APP}-daphne.conf")
+        processes = int(re.search(r"^numprocs=(\d+)", program, re.M).group(1))
+        options = re.search(r"--proxy-headers(.*?)websocket_drain:application", program, re.S).group(1).split()
+        # The app through websocket_drain.py, as the program serves it.
+        launcher = ("import os, socket, subprocess, sys; s = socket.create_server(('127.0.0.1', 9001), backlog=4096); "
+                    f"env = dict(os.environ, DJANGO_STACK_ASGI_APPLICATION='{APP}.asgi:application', "
+                    f"PYTHONPATH=os.environ.get('PYTHONPATH', '') + ':/srv/{APP}/lib'); "
+                    f"ps = [subprocess.Popen(['{VENV}/daphne', '--endpoint', f'fd:fileno={{s.fileno()}}', "
+                    f"*{options!r}, 'websocket_drain:application'], pass_fds=[s.fileno()], env=env) "
+                    f"for _ in range({processes})]; sys.exit(max(p.wait() for p in ps))")
+        tuned = f"{VENV}/python -c {shlex.quote(launcher)}"
         default = f"{VENV}/daphne -b 127.0.0.1 -p 9002 {APP}.asgi:application"
     paths = [TINY, io_path]
-    direct = ({path: wrk(f"http://127.0.0.1:8001{path}") for path in paths} if tuned is None
-              else with_server("bench-direct", tuned, 9001, paths))
+    direct = with_server("bench-direct", tuned, 9001, paths)
     return direct[TINY], direct[io_path], with_server("bench-default", default, 9002, [io_path])[io_path]
 
 
@@ -315,7 +326,7 @@ def report(results):
     lines += ["", "Tuned / defaults: the I/O view on the stack's server with the roles' settings versus the "
               "same server started with no options (one worker), both hit directly. nginx cost: 1 - "
               "(view through nginx / the same tuned server hit directly on a TCP port; for the "
-              "socket-activated servers that is a second instance with the same settings).", ""]
+              "socket-activated servers and Daphne that is a second instance with the same settings).", ""]
     if results.get("releases"):
         r = results["releases"]
         lines += ["## Releases while 20 requests a second arrive through nginx", "",
