@@ -119,8 +119,11 @@ def test_a_release_is_built_beside_the_live_one_and_switched_to(host):
     assert link(host, "current") == release
     assert link(host, "previous") == before
     # A code-only release is served after a reload, by the master that ran
-    # before: the workers import the app through the link.
-    assert about(host, 10)["revision"] == 10
+    # before: the workers import the app through the link. Every answer from
+    # the end of the run on is the new release's (the run waits for the old
+    # workers to go).
+    answers = [fetch(host, "/about/", timeout=5) for _ in range(20)]
+    assert [(a.status, a.status == 200 and a.json()["revision"]) for a in answers] == [(200, 10)] * 20
     assert main_pid(host) == pid
     # Every request during the deploy was answered by the old or the new release.
     assert set(codes) == {"200"}, codes
