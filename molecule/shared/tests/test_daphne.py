@@ -1,7 +1,7 @@
 """Daphne under Supervisor: the traps of the Channels recipe, each caught, and
 the two groups (blue and green) of which the one the socket link names serves."""
 
-from conftest import APP, all_running, daphne_serving, fetch, only_for_server, wait_healthy
+from conftest import APP, all_running, app_server_processes, daphne_serving, fetch, only_for_server, run_site, wait_healthy
 
 PROGRAM = f"{APP}-daphne"
 LINK = f"/srv/{APP}/sockets/{PROGRAM}.sock"
@@ -103,3 +103,18 @@ def test_each_process_logs_to_a_rotated_file(host):
     assert "stdout_logfile_maxbytes=" in program.content_string
     assert host.file(f"/var/log/supervisor/{PROGRAM}-{daphne_serving(host)}_0.log").exists
     assert host.run(f"sudo -u {APP} test -w /srv/{APP}/current/app/{APP}/settings.py").rc != 0
+
+
+def test_a_check_run_that_would_switch_changes_nothing(host, stack):
+    """--check with a program change (which a real run applies by switching
+    groups): the run succeeds, and the same processes serve from the same file."""
+    serving = daphne_serving(host)
+    processes = app_server_processes(host, stack)
+    config = host.file(f"/etc/supervisor/conf.d/{PROGRAM}.conf").content_string
+    assert "--ping-interval 20\n" in config
+    result = run_site("--check", "-e", "daphne_ping_interval=21")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "Switch to the other group" in result.stdout
+    assert daphne_serving(host) == serving
+    assert app_server_processes(host, stack) == processes
+    assert host.file(f"/etc/supervisor/conf.d/{PROGRAM}.conf").content_string == config
