@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("", views.index, name="index"),
     path("healthz", views.healthz, name="healthz"),
+    path("visits/", views.visits, name="visits"),
     path("sync/", views.sync_view, name="sync"),
     path("async/", views.async_view, name="async"),
 ]

@@ -1,11 +1,13 @@
 """Views of the demo project: a page, a health check, a sync and an async view."""
 import asyncio
 import os
+import socket
 import sys
 import time
 
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
+from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 
@@ -56,11 +58,21 @@ def healthz(request):
             "status": "ok",
             **_serving_stack(request),
             "pid": os.getpid(),
+            "host": socket.gethostname(),
             "scheme": request.scheme,
             "secure": request.is_secure(),
             "client": request.META.get("REMOTE_ADDR"),
             "debug": settings.DEBUG,
         }
+    )
+
+
+def visits(request):
+    """Counts this browser's visits in its session: a row in the database,
+    signed with SECRET_KEY. Names the host and the database that answered."""
+    request.session["visits"] = request.session.get("visits", 0) + 1
+    return JsonResponse(
+        {"visits": request.session["visits"], "host": socket.gethostname(), "database": connection.vendor}
     )
 
 

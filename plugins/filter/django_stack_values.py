@@ -66,6 +66,10 @@ RULES = {
     "header value": "printable ASCII without '\"' and '$'",
     "address": "any, localhost, link-local, multicast, or an IP address with an optional /prefix",
     "process count": "auto or a whole number >= 1",
+    "backend": "host:port, the host a name or an IPv4 address or a [bracketed] IPv6 address",
+    "IP address": "an IPv4 or IPv6 address, such as 10.0.0.5",
+    "IP network": "an IPv4 or IPv6 address with an optional /prefix, such as 10.0.0.0/24",
+    "database name": "letters, digits, '_' and '-', starting with a letter or '_', at most 63 characters",
 }
 
 # Variable -> rule; list-valued variables are checked item by item.
@@ -102,6 +106,17 @@ VARIABLES = {
     "nginx_media_content_security_policy": "header value",
     "django_app_ip_address_allow": "address",
     "nginx_worker_processes": "process count",
+    "redis_bind": "IP address",
+    "redis_clients": "IP network",
+    "postgresql_listen_addresses": "IP address",
+    "postgresql_clients": "IP network",
+    "postgresql_database": "database name",
+    "postgresql_user": "database name",
+    "django_app_database_name": "database name",
+    "django_app_database_user": "database name",
+    "django_app_database_host": "host name",
+    "nginx_allow": "IP network",
+    "nginx_backends": "backend",
 }
 SECRET = {"django_app_redis_url"}
 
@@ -122,6 +137,24 @@ def _without_dot_segments(value):
 
 def _is_path(value):
     return _PATH.fullmatch(value) is not None and _without_dot_segments(value)
+
+
+def _is_ip(value, prefix):
+    try:
+        if prefix:
+            ipaddress.ip_network(value, strict=False)
+        else:
+            ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False
+
+
+def _is_backend(value):
+    host, _, port = value.rpartition(":")
+    if not (port.isdigit() and 1 <= int(port) <= 65535):
+        return False
+    return _is_host_name(host) and not host.startswith((".", "*."))
 
 
 def _is_address(value):
@@ -149,6 +182,10 @@ CHECKS = {
     "header value": lambda value: _HEADER.fullmatch(value) is not None,
     "address": _is_address,
     "process count": lambda value: value == "auto" or (value.isdigit() and int(value) >= 1),
+    "IP address": lambda value: _is_ip(value, prefix=False),
+    "IP network": lambda value: _is_ip(value, prefix=True),
+    "database name": lambda value: re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,62}", value) is not None,
+    "backend": _is_backend,
 }
 
 

@@ -15,9 +15,12 @@
 #   django_app_websockets        write CHANNEL_LAYERS           (true)
 #   django_app_redis_url         channel layer's Redis          (redis://127.0.0.1:6379/0)
 #   django_app_redis_max_connections  pool size per process     (1000)
+#   django_app_database          project | postgresql           (project)
+#   django_app_database_host, _port, _name, _user                PostgreSQL's
 #   django_app_https             served over HTTPS only        (false)
 #   django_app_hsts_seconds, django_app_hsts_include_subdomains, django_app_hsts_preload
-# The secret key is read from the file named by $DJANGO_SECRET_KEY_FILE.
+# The secret key is read from the file named by $DJANGO_SECRET_KEY_FILE, the
+# PostgreSQL password from $DJANGO_APP_DATABASE_PASSWORD (the environment file).
 # Every value is written as a Python literal (JSON strings and lists are
 # Python too), so no value can add code to this module.
 import asyncio
