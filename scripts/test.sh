@@ -25,7 +25,7 @@ suite_start=$SECONDS
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Longest first, so that the last one to start is a short one.
-ORDER=(wsgi-gunicorn pinned-projects asgi-gunicorn wsgi-uwsgi asgi-daphne any-project)
+ORDER=(wsgi-gunicorn pinned-projects multi-host any-project asgi-daphne wsgi-uwsgi asgi-gunicorn)
 # The scenarios that run on the other release.
 OTHER_RELEASE=(wsgi-gunicorn)
 if [ $# -gt 0 ]; then

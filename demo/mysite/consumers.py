@@ -1,6 +1,7 @@
 """WebSocket consumers of the demo project."""
 import json
 import os
+import socket
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -24,7 +25,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.group = "chat-" + self.scope["url_route"]["kwargs"]["room"]
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self.send(text_data=json.dumps({"type": "hello", "pid": os.getpid()}))
+        await self.send(text_data=json.dumps({"type": "hello", "pid": os.getpid(), "host": socket.gethostname()}))
 
     async def disconnect(self, code):
         await self.channel_layer.group_discard(self.group, self.channel_name)
@@ -43,6 +44,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     "message": event["message"],
                     "sender_pid": event["sender_pid"],
                     "pid": os.getpid(),
+                    "host": socket.gethostname(),
                 }
             )
         )

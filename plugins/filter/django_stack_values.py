@@ -106,6 +106,7 @@ VARIABLES = {
     "nginx_media_content_security_policy": "header value",
     "django_app_ip_address_allow": "address",
     "nginx_worker_processes": "process count",
+    "django_stack_address": "IP address",
     "redis_bind": "IP address",
     "redis_clients": "IP network",
     "postgresql_listen_addresses": "IP address",
@@ -117,6 +118,7 @@ VARIABLES = {
     "django_app_database_host": "host name",
     "nginx_allow": "IP network",
     "nginx_backends": "backend",
+    "nginx_backends_down": "backend",
 }
 SECRET = {"django_app_redis_url"}
 

@@ -7,9 +7,12 @@ self-signed certificate.
 """
 import json
 import os
+import pathlib
 import shlex
+import shutil
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
@@ -95,12 +98,13 @@ def daphne_serving(host):
 LOAD_CODES, LOAD_STOP = "/tmp/load-codes", "/tmp/load-stop"
 
 
-def start_load(host, path, per_second=20, seconds=150):
+def start_load(host, path, per_second=20, seconds=150, http1=False):
     """GET `path` through nginx, per_second times a second (each request in the
     background, so a slow answer does not slow the rate), until stop_load or
-    `seconds` at most; each answer's status goes to a file. Returns its pid."""
+    `seconds` at most; each answer's status goes to a file. Returns its pid.
+    http1: over HTTP/1.1 even with TLS (else HTTP/2 where TLS offers it)."""
     curl = shlex.join(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}\\n", "--max-time", "10",
-                       *curl_options(), site_url(path)])
+                       *(["--http1.1"] if http1 else []), *curl_options(), site_url(path)])
     script = (f"end=$((SECONDS + {seconds})); while [ $SECONDS -lt $end ] && [ ! -e {LOAD_STOP} ]; do "
               f"{curl} >> {LOAD_CODES} & sleep {1 / per_second:.3f}; done; wait")
     out = host.run(f"rm -f {LOAD_CODES} {LOAD_STOP}; nohup timeout {seconds + 15} bash -c {shlex.quote(script)} "
@@ -152,6 +156,21 @@ def wsprobe(host, *args):
         return json.loads(out.stdout)
     except ValueError:
         return {"ok": False, "error": out.stdout + out.stderr}
+
+
+def demo_copy(tmp_path, marker=None):
+    """A copy of the demo project to deploy as a new release; with `marker`
+    (a URL path such as /release-marker/), one more view there answers a text
+    naming the copy. Returns (the copy's directory, that text)."""
+    demo = pathlib.Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "demo"
+    copy = tmp_path / "demo"
+    shutil.copytree(demo, copy, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
+    text = f"release {uuid.uuid4().hex}"
+    if marker:
+        with open(copy / "mysite" / "urls.py", "a", encoding="utf-8") as urls:
+            urls.write("\nfrom django.http import HttpResponse\n\n"
+                       f"urlpatterns += [path({marker[1:]!r}, lambda request: HttpResponse({text!r}))]\n")
+    return copy, text
 
 
 def json_vars(**values):

@@ -11,13 +11,8 @@ The demo is copied with one more view that names the copy; deploying the copy
 makes a release beside the live one, and deploying the demo again switches
 back to the demo's own release, which is still on the host.
 """
-import os
-import pathlib
-import shutil
-import uuid
-
-from conftest import (APP, daphne_serving, fetch, hold_status, json_vars, once, poll, run_site, start_hold, start_load,
-                      stop_hold, stop_load)
+from conftest import (APP, daphne_serving, demo_copy, fetch, hold_status, json_vars, once, poll, run_site, start_hold,
+                      start_load, stop_hold, stop_load)
 
 pytestmark = once("release_switch")
 MARKER = "/release-marker/"
@@ -33,13 +28,7 @@ def answers(host, count=20):
 
 
 def test_a_new_release_is_served_and_the_old_one_comes_back(host, stack, tmp_path):
-    demo = pathlib.Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "demo"
-    copy = tmp_path / "demo"
-    shutil.copytree(demo, copy, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
-    text = f"release {uuid.uuid4().hex}"
-    with open(copy / "mysite" / "urls.py", "a", encoding="utf-8") as urls:
-        urls.write("\nfrom django.http import HttpResponse\n\n"
-                   f"urlpatterns += [path({MARKER[1:]!r}, lambda request: HttpResponse({text!r}))]\n")
+    copy, text = demo_copy(tmp_path, MARKER)
     unit = f"{APP}-{stack['server']}.service"
     pid = host.run(f"systemctl show -p MainPID --value {unit}").stdout.strip()
     demo_release = link(host, "current")

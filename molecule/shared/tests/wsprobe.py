@@ -5,11 +5,11 @@
         One round trip: sends TEXT (after S silent seconds), expects the same text back.
     wsprobe [--cafile CA] [--timeout S] echo|chat ...
         wss:// URLs are verified against CA (the system's CAs without it).
-    wsprobe chat URL [--want-pids N] [--max-sockets M] [--interval S]
+    wsprobe chat URL [--want-pids N] [--max-sockets M] [--interval S] [--key pid|host]
         Opens sockets to a chat room, S seconds apart (at most M of them), until
         N are served by different processes (each socket's first frame names its
-        pid), sends one message from the first, and expects every one of the N
-        to receive it. The spacing gives workers still loading the app after a
+        pid; with --key host, by different hosts), sends one message from the
+        first, and expects every one of the N to receive it. The spacing gives workers still loading the app after a
         restart the time to start accepting.
     wsprobe hold URL STATUS_FILE [--sockets N] [--seconds S]
         Holds N sockets to an echo URL until STATUS_FILE.stop exists (S seconds
@@ -64,7 +64,7 @@ async def chat(args):
             ws = await connect(args.url, args.timeout)
             opened.append(ws)
             hello = json.loads(await asyncio.wait_for(ws.recv(), args.timeout))
-            by_pid.setdefault(hello["pid"], ws)
+            by_pid.setdefault(hello[args.key], ws)
             if len(by_pid) >= args.want_pids:
                 break
             await asyncio.sleep(args.interval)
@@ -168,6 +168,7 @@ def main(argv=None):
     p_chat.add_argument("--want-pids", type=int, default=2)
     p_chat.add_argument("--max-sockets", type=int, default=100)
     p_chat.add_argument("--interval", type=float, default=0.1)
+    p_chat.add_argument("--key", choices=["pid", "host"], default="pid")
     p_hold = sub.add_parser("hold")
     p_hold.add_argument("url")
     p_hold.add_argument("status_file")

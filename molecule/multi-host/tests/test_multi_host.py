@@ -1,0 +1,118 @@
+"""A load balancer in front of two app hosts that share PostgreSQL, Redis and
+the secret key, as a user reaches it: every request goes to the balancer's
+HTTPS from inside the balancer (127.0.0.1), or between this scenario's own
+containers on the network it created."""
+import json
+import shlex
+import time
+
+from conftest import ADDRESS, APP1, APP2, DATA, LB, shared
+
+APP = shared.APP
+
+
+def healthz_hosts(lb, count):
+    """The app host that answered each of `count` GETs of /healthz through the balancer."""
+    hosts = []
+    for _ in range(count):
+        response = shared.fetch(lb, "/healthz")
+        assert response.status == 200, response.body
+        hosts.append(response.json()["host"])
+    return hosts
+
+
+def visit(lb, jar):
+    out = lb.check_output(shlex.join(
+        ["curl", "-sS", "--fail", "--http1.1", "--max-time", "15", *shared.curl_options(),
+         "-b", jar, "-c", jar, shared.site_url("/visits/")]))
+    return json.loads(out)
+
+
+def test_the_balancer_spreads_requests_over_both_app_hosts(lb):
+    assert set(healthz_hosts(lb, 10)) == {APP1, APP2}
+
+
+def test_the_balancer_serves_https_and_http2_and_tells_the_app(lb):
+    out = lb.check_output(shlex.join(
+        ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", *shared.curl_options(),
+         shared.site_url("/healthz")]))
+    assert out == "2 200"
+    body = shared.fetch(lb, "/healthz").json()
+    # Django sees the client's scheme and address (the balancer's own 127.0.0.1
+    # here), passed on by the app host's nginx, not the balancer's address.
+    assert body["scheme"] == "https" and body["secure"] is True
+    assert body["client"] == "127.0.0.1"
+    plain = lb.check_output("curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' http://127.0.0.1/healthz "
+                            "-H 'Host: localhost'")
+    assert plain == "301 https://localhost/healthz"
+
+
+def test_static_files_come_through_the_balancer(lb):
+    response = shared.fetch(lb, "/static/mysite/chat.js")
+    assert response.status == 200
+    assert "WebSocket" in response.body
+    assert response.headers["cache-control"] == ["public"] or "public" in response.headers["cache-control"][-1]
+
+
+def test_a_session_from_one_app_host_is_kept_by_the_other(lb):
+    jar = "/tmp/test-multi-host-cookies"
+    lb.run(f"rm -f {jar}")
+    answers = [visit(lb, jar) for _ in range(6)]
+    # One count across both hosts: the session's row is in the shared
+    # PostgreSQL, and its cookie is signed with the shared secret key.
+    assert [answer["visits"] for answer in answers] == [1, 2, 3, 4, 5, 6]
+    assert {answer["host"] for answer in answers} == {APP1, APP2}
+    assert {answer["database"] for answer in answers} == {"postgresql"}
+
+
+def test_a_chat_message_reaches_sockets_on_the_other_app_host(lb):
+    result = shared.wsprobe(lb, "chat", shared.site_url("/ws/chat/multi-host/", "ws"), "--key", "host",
+                            "--want-pids", "2", "--max-sockets", "20")
+    assert result["ok"], result
+    assert sorted(result["pids"]) == [APP1, APP2]
+    receivers = {frame["host"] for frame in result["received"].values()}
+    assert receivers == {APP1, APP2}
+
+
+def reaches(host, address, port, timeout=3):
+    """Whether `host` opens a TCP connection to address:port within `timeout` seconds."""
+    probe = (f"import socket; s = socket.create_connection(({address!r}, {port}), timeout={timeout}); "
+             "s.sendall(b'PING\\r\\n'); s.settimeout(3); print(s.recv(64))")
+    return host.run(f"python3 -c {shlex.quote(probe)}")
+
+
+def test_postgresql_and_redis_answer_the_app_hosts_only(lb, apps):
+    for port in (5432, 6379):
+        refused = reaches(lb, ADDRESS[DATA], port)
+        assert refused.rc != 0, f"the balancer reached {DATA}:{port}: {refused.stdout}"
+        for app in apps:
+            reached = reaches(app, ADDRESS[DATA], port)
+            assert reached.rc == 0, reached.stderr
+    # Redis asks every client for its password, an app host included.
+    assert "NOAUTH" in reaches(apps[0], ADDRESS[DATA], 6379).stdout
+
+
+def test_the_app_hosts_answer_the_balancer_only(lb, data):
+    # As the balancer asks: the site's name as TLS server name and Host.
+    # (-k: each app host's certificate is self-signed.)
+    ask = f"curl -sk -o /dev/null -w '%{{http_code}}' --resolve localhost:443:{ADDRESS[APP1]} https://localhost/healthz"
+    assert lb.run(ask).stdout == "200"
+    assert data.run(ask).stdout == "403"
+
+
+def test_one_app_host_stopped_the_other_serves(lb, apps):
+    """GETs through the balancer while app host 1's nginx is stopped, then started again."""
+    app1 = apps[0]
+    pid = shared.start_load(lb, "/healthz", per_second=20, seconds=60)
+    try:
+        time.sleep(2)
+        app1.run("systemctl stop nginx")
+        time.sleep(8)
+        during = shared.stop_load(lb, pid)
+    finally:
+        app1.run("systemctl start nginx")
+    # nginx retries a GET the stopped host refused on the other host. (The
+    # counts stay on the balancer for the record: /tmp/host-stopped-counts.)
+    lb.run(f"echo {shlex.quote(json.dumps(during))} > /tmp/host-stopped-counts")
+    assert set(during) == {"200"}, during
+    assert shared.poll(lambda: APP1 in healthz_hosts(lb, 6), 30), "app host 1 takes no traffic again"

@@ -1,0 +1,101 @@
+"""A rolling release through the balancer under load: one release id, app host
+after app host, each out of the balancers while it switches; then
+`-e django_app_rollback=true` takes every host back. No request fails, and
+every WebSocket the old processes held closes with 1001 and reconnects,
+through the balancer, to a host that serves."""
+import re
+
+from conftest import APP1, APP2, LB, shared
+
+APP = shared.APP
+MARKER = "/release-marker/"
+
+
+def link(host, name):
+    return host.run(f"readlink -f /srv/{APP}/{name}").stdout.strip()
+
+
+def answers(lb, count=20):
+    """(status, body) of `count` requests for the marker through the balancer."""
+    return {(r.status, r.body) for r in (shared.fetch(lb, MARKER, timeout=5) for _ in range(count))}
+
+
+# The load speaks HTTP/1.1, one request per connection. Each rolling step
+# reloads the balancers, and a reloading nginx closes its idle connections
+# (nginx/nginx#437); over HTTP/2 that is a GOAWAY, which can reach a new
+# connection before its first request: the client must send that request again
+# (RFC 9113 6.8: it was not processed), as browsers do. Over HTTP/2 one run
+# counted one request of about 3,500 without an answer (curl 7.88), during a
+# rollback; that is the likely cause, not proven.
+def under_load(lb, *extra):
+    """Run site.yml with `extra` while the balancer gets 20 requests a second and
+    holds 20 WebSockets; the run's result, the statuses and the hold's result."""
+    shared.start_hold(lb, 20)
+    load = shared.start_load(lb, "/healthz", per_second=20, seconds=400, http1=True)
+    result = shared.run_site(*extra)
+    codes = shared.stop_load(lb, load)
+    held = shared.stop_hold(lb)
+    return result, codes, held
+
+
+def test_a_release_rolls_over_the_app_hosts_and_back(lb, apps, tmp_path):
+    copy, text = shared.demo_copy(tmp_path, MARKER)
+    before = [link(app, "current") for app in apps]
+    assert answers(lb, 4) == {(404, answers(lb, 1).pop()[1])}
+
+    result, codes, held = under_load(lb, *shared.json_vars(django_app_src=str(copy)))
+    assert result.returncode == 0, result.stdout[-3000:]
+    # One host at a time: app host 1 finished (and was put back) before app
+    # host 2 was taken out.
+    out = result.stdout
+    assert out.index(f"[{APP1} -> {LB}]") < out.rindex(f"[{APP1} -> {LB}]") < out.index(f"[{APP2} -> {LB}]")
+    # Every answer is the new release's, from both hosts, on one release id.
+    assert answers(lb) == {(200, text)}
+    after = [link(app, "current") for app in apps]
+    assert after[0] == after[1] and after[0] not in before
+    assert set(codes) == {"200"} and sum(codes.values()) > 100, codes
+    assert held["ok"] and held["echoed_at_end"] == 20, held
+    assert held["closes"].get("1001", 0) >= 20 and held["reconnects"] >= 20, held
+    # Both hosts are back in the balancer.
+    backends = lb.file(f"/etc/nginx/django-stack/{APP}-backends.conf").content_string
+    assert backends.count("server ") == 2 and " down" not in backends
+
+    result, codes, held = under_load(lb, "-e", "django_app_rollback=true")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert [link(app, "current") for app in apps] == before
+    assert {status for status, _ in answers(lb)} == {404}
+    assert set(codes) == {"200"} and sum(codes.values()) > 100, codes
+    assert held["ok"] and held["echoed_at_end"] == 20, held
+
+
+def test_a_failed_health_check_stops_the_rollout_and_takes_the_switched_hosts_back(lb, apps, tmp_path):
+    """A release whose health check fails on app host 2 only: app host 1 has
+    switched by then; the run fails, naming app host 2, and both hosts serve
+    the release they served before, with no failed request through the balancer."""
+    copy, _ = shared.demo_copy(tmp_path)
+    # The health check asks for / (django_app_health_url): the index page fails there.
+    with open(copy / "mysite" / "views.py", "a", encoding="utf-8") as views:
+        views.write("\n\n_index = index\n\n\ndef index(request):\n"
+                    "    response = _index(request)\n"
+                    f"    if socket.gethostname() == {APP2!r}:\n"
+                    "        response.status_code = 500\n"
+                    "    return response\n")
+    before = [link(app, "current") for app in apps]
+    previous = [link(app, "previous") for app in apps]
+
+    load = shared.start_load(lb, "/visits/", per_second=20, seconds=400, http1=True)
+    result = shared.run_site(*shared.json_vars(django_app_src=str(copy)))
+    codes = shared.stop_load(lb, load)
+
+    assert result.returncode != 0
+    # A failure may be printed to stderr (display_failed_stderr).
+    said = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr).replace("\\n", " ").split())
+    assert f"{APP2} failed: " in said and f"switched before it ({APP1}) went back" in said, said[-3000:]
+    assert [link(app, "current") for app in apps] == before
+    # `previous` is what it was, on both: a later -e django_app_rollback=true
+    # never goes to the release that failed.
+    assert [link(app, "previous") for app in apps] == previous
+    assert set(codes) == {"200"} and sum(codes.values()) > 100, codes
+    # Both hosts are in the balancer again (app host 2 once switched back).
+    backends = lb.file(f"/etc/nginx/django-stack/{APP}-backends.conf").content_string
+    assert backends.count("server ") == 2 and " down" not in backends
