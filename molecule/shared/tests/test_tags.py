@@ -12,7 +12,7 @@ from conftest import APP, once, run_site
 pytestmark = once("tags")
 
 PENDING = f"/var/lib/{APP}/.manage-pending"
-DOCUMENTED = {"nginx", "redis"}
+DOCUMENTED = {"nginx", "redis", "postgresql"}
 
 
 def test_the_playbook_has_exactly_the_documented_tags():
