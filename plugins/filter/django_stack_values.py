@@ -40,6 +40,8 @@ RESERVED_ENV = {
     "DJANGO_SETTINGS_MODULE": "django_app_settings_module (the overlay imports it)",
     "PYTHONPATH": "django_app_code_dir (the roles put the overlay and the code on the path)",
     "DJANGO_SECRET_KEY_FILE": "django_app_secret_key",
+    "DJANGO_APP_DATABASE_PASSWORD": "django_app_database_password",
+    "DJANGO_APP_REDIS_URL": "django_app_redis_url",
 }
 
 # The prefix of the variables that describe the stack (django_app_stack_env).

@@ -151,6 +151,8 @@ def test_a_host_name_with_a_newline_shows_the_newline():
     ("DJANGO_SETTINGS_MODULE", "django_app_settings_module"),
     ("PYTHONPATH", "django_app_code_dir"),
     ("DJANGO_SECRET_KEY_FILE", "django_app_secret_key"),
+    ("DJANGO_APP_DATABASE_PASSWORD", "django_app_database_password"),
+    ("DJANGO_APP_REDIS_URL", "django_app_redis_url"),
 ])
 def test_reserved_keys_name_the_variable_to_use_instead(key, instead):
     (message,) = errors("django_app_env", {key: "x"})

@@ -92,6 +92,23 @@ def test_postgresql_and_redis_answer_the_app_hosts_only(lb, apps):
     assert "NOAUTH" in reaches(apps[0], ADDRESS[DATA], 6379).stdout
 
 
+# The passwords of molecule.yml.
+PASSWORDS = ("multi-host-test-redis-password", "multi-host test p@ss/word")
+
+
+def test_no_file_everyone_can_read_holds_a_password(apps):
+    """The Redis URL and the database password reach the app through the
+    environment file (0640 root:<app group>); the settings overlay, which
+    everyone on the host can read, reads them from there."""
+    places = f"/srv/{APP}/settings /etc/{APP} /etc/systemd/system /etc/supervisor /etc/nginx"
+    for app in apps:
+        for secret in PASSWORDS:
+            found = app.run(f"grep -rlF -- {shlex.quote(secret)} {places} 2>/dev/null").stdout.split()
+            assert f"/etc/{APP}/env" in found, (secret, found)
+            for path in found:
+                assert app.file(path).mode & 0o004 == 0, f"{path} ({oct(app.file(path).mode)}) holds {secret!r}"
+
+
 def test_the_app_hosts_answer_the_balancer_only(lb, data):
     # As the balancer asks: the site's name as TLS server name and Host.
     # (-k: each app host's certificate is self-signed.)

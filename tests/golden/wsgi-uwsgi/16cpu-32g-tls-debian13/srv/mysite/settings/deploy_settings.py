@@ -13,14 +13,17 @@
 #   django_app_root              STATIC_ROOT, MEDIA_ROOT below  (/srv/<name>)
 #   django_app_static_url, django_app_media_url                 (/static/, /media/)
 #   django_app_websockets        write CHANNEL_LAYERS           (true)
-#   django_app_redis_url         channel layer's Redis          (redis://127.0.0.1:6379/0)
+#   django_app_redis_url         channel layer's Redis, read from $DJANGO_APP_REDIS_URL
+#                                (the environment file)         (redis://127.0.0.1:6379/0)
 #   django_app_redis_max_connections  pool size per process     (1000)
 #   django_app_database          project | postgresql           (project)
 #   django_app_database_host, _port, _name, _user                PostgreSQL's
 #   django_app_https             served over HTTPS only        (false)
 #   django_app_hsts_seconds, django_app_hsts_include_subdomains, django_app_hsts_preload
 # The secret key is read from the file named by $DJANGO_SECRET_KEY_FILE, the
-# PostgreSQL password from $DJANGO_APP_DATABASE_PASSWORD (the environment file).
+# PostgreSQL password from $DJANGO_APP_DATABASE_PASSWORD and the Redis URL (it
+# may hold a password) from $DJANGO_APP_REDIS_URL (the environment file): this
+# module is readable by everyone on the host.
 # Every value is written as a Python literal (JSON strings and lists are
 # Python too), so no value can add code to this module.
 import asyncio
@@ -101,7 +104,7 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             "hosts": [
                 {
-                    "address": "redis://127.0.0.1:6379/0",
+                    "address": os.environ["DJANGO_APP_REDIS_URL"],
                     "max_connections": 1000,
                     # redis-py 8 gives up on a read after 5 s by default, while
                     # channels-redis' receive blocks on Redis for 5 s when idle:
