@@ -40,6 +40,23 @@ def test_sockets_let_nginx_in_and_nobody_else(host, stack):
         assert sock.group == "www-data", path
 
 
+def test_sockets_queue_a_burst_of_connections(host, stack):
+    """Each socket nginx connects to queues 4096 connections (its unit's
+    Backlog=, Supervisor's socket_backlog), also once the server has started:
+    Gunicorn and Twisted call listen() again on the socket they are handed, with
+    their own backlog. A burst (the WebSockets of a stopped process reconnecting
+    at once) that finds the queue full gets "Resource temporarily unavailable",
+    which nginx answers with 502."""
+    if stack["server"] == "daphne":
+        paths = [host.run(f"readlink -f /srv/{APP}/sockets/{APP}-daphne.sock").stdout.strip()]
+    else:
+        paths = [f"/run/{unit.removesuffix('.socket')}.sock" for unit in stack["units"] if unit.endswith(".socket")]
+    listing = host.run("ss -xlH").stdout
+    # u_str LISTEN <queued> <backlog> <path> ...
+    backlogs = {fields[4]: int(fields[3]) for fields in map(str.split, listing.splitlines()) if len(fields) > 4}
+    assert {path: backlogs.get(path) for path in paths} == {path: 4096 for path in paths}, listing
+
+
 @pytest.mark.parametrize("path", [f"/etc/{APP}/env", f"/etc/{APP}/secret_key"])
 def test_secrets_are_not_world_readable(host, path):
     secret = host.file(path)

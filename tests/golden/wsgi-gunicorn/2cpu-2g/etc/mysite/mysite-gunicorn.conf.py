@@ -17,6 +17,11 @@
 #
 # No `bind`: systemd owns the unix socket (mysite-gunicorn.socket) and hands it
 # over in LISTEN_FDS, so a restart queues connections instead of refusing them.
+# Gunicorn calls listen() again on the socket it is handed, with this backlog:
+# without it, its default (2048) would replace the unit's Backlog=4096, and a
+# burst (every WebSocket of a stopping worker reconnecting at once) would meet
+# a shorter queue, then "Resource temporarily unavailable" (nginx: 502).
+backlog = 4096
 
 wsgi_app = "mysite.wsgi:application"
 # The app's directory, named through the release link: on a reload (HUP) the

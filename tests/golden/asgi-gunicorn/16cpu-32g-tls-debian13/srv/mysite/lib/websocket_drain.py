@@ -21,8 +21,9 @@ Variables: none; the server's configuration passes the drain time
 (django_app_websocket_drain_seconds) and the app (<project>.asgi:application).
 
 - Daphne: serve `websocket_drain:application` with DJANGO_STACK_ASGI_APPLICATION
-  (module:attribute) and DJANGO_STACK_WEBSOCKET_DRAIN_SECONDS in the environment
-  and this file's directory at the end of PYTHONPATH. The reactor's stop
+  (module:attribute), DJANGO_STACK_WEBSOCKET_DRAIN_SECONDS and
+  DJANGO_STACK_LISTEN_BACKLOG (that of the socket it is handed) in the
+  environment and this file's directory at the end of PYTHONPATH. The reactor's stop
   waits for the drain (a shutdown trigger, added as the app is imported).
 - Gunicorn with Uvicorn workers: the worker serves WebSocketDrain(app, seconds)
   with DrainingServer in place of uvicorn.Server (gunicorn.conf.py does both),
@@ -208,6 +209,18 @@ def _watch_daphne(seconds):
     # on it). This process binds no unix socket of its own: Twisted leaves
     # every unix socket path alone here.
     unix._inFilesystemNamespace = lambda path: False
+    # Nor its listen backlog: Twisted calls listen() on the adopted socket
+    # again, with its default of 50 unless told (DJANGO_STACK_LISTEN_BACKLOG,
+    # the socket's backlog in Supervisor's file).
+    backlog = int(os.environ.get("DJANGO_STACK_LISTEN_BACKLOG", "0"))
+    if backlog > 0:
+        start_listening = unix.Port.startListening
+
+        def start_listening_with_backlog(port):
+            port.backlog = backlog
+            return start_listening(port)
+
+        unix.Port.startListening = start_listening_with_backlog
 
     supervisord = os.getppid()  # `sh` became Daphne: the parent is supervisord
 
