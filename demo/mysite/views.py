@@ -6,6 +6,7 @@ import sys
 import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connection
 from django.http import JsonResponse
@@ -73,6 +74,16 @@ def visits(request):
     request.session["visits"] = request.session.get("visits", 0) + 1
     return JsonResponse(
         {"visits": request.session["visits"], "host": socket.gethostname(), "database": connection.vendor}
+    )
+
+
+def cached(request):
+    """A counter in Django's cache. Names the host that answered and the cache's
+    backend: with django_app_cache=redis, every process and host counts on."""
+    cache.add("demo-cache-counter", 0)
+    return JsonResponse(
+        {"value": cache.incr("demo-cache-counter"), "host": socket.gethostname(),
+         "backend": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]}
     )
 
 

@@ -15,7 +15,7 @@ the roles as they are, so the wiring from the plan to the roles exists once.
     daphne_instances              the same for Daphne under Supervisor
     nginx                         nginx_app_address, nginx_app_protocol,
                                   nginx_websocket_address, nginx_proxy_read_timeout
-    redis                         whether Redis runs on this host for the channel layer
+    redis                         whether Redis runs on this host (the channel layer, the cache)
     python_packages               the servers' Python packages, for django_app
     app_env                       DJANGO_STACK_* variables for the app's environment
 """
@@ -32,7 +32,7 @@ LAYOUTS = {
 }
 
 PLANNER_INPUTS = (
-    "mode", "server", "app_name", "websockets", "wsgi_application", "asgi_application",
+    "mode", "server", "app_name", "websockets", "cache", "wsgi_application", "asgi_application",
     "redis_url", "sync_workers", "async_workers", "uwsgi_processes", "uwsgi_threads",
     "sync_worker_class", "gthread_threads", "socket_activation", "gunicorn_port",
     "websocket_port", "app_root", "app_timeout", "python_packages",
@@ -182,7 +182,7 @@ def django_stack_plan(inputs):
             "nginx_websocket_address": websocket_address,
             "nginx_proxy_read_timeout": timeout + 5,
         },
-        "redis": websockets and len(inputs["redis_url"]) == 0,
+        "redis": (websockets or inputs["cache"] == "redis") and len(inputs["redis_url"]) == 0,
         "python_packages": python_packages,
         "app_env": app_env,
     }

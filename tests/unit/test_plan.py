@@ -8,7 +8,7 @@ plan = planner.django_stack_plan
 
 # The values Ansible hands over: strings where inventory and templating make them strings.
 INPUTS = {
-    "mode": "wsgi", "server": "gunicorn", "app_name": "shop", "websockets": True,
+    "mode": "wsgi", "server": "gunicorn", "app_name": "shop", "websockets": True, "cache": "project",
     "wsgi_application": "shop.wsgi:application", "asgi_application": "shop.asgi:application",
     "redis_url": "", "sync_workers": "5", "async_workers": "2", "uwsgi_processes": "5",
     "uwsgi_threads": "2", "sync_worker_class": "sync", "gthread_threads": "4",
@@ -98,6 +98,13 @@ def test_without_websockets_nothing_serves_them_and_no_channel_layer_is_installe
 def test_redis_runs_on_the_host_unless_the_app_names_one():
     assert stack("asgi", "daphne")["redis"] is True
     assert stack("asgi", "daphne", redis_url="redis://cache:6379/0")["redis"] is False
+
+
+def test_a_redis_cache_runs_redis_on_the_host_even_without_websockets():
+    assert stack("wsgi", "gunicorn", websockets="false", cache="redis")["redis"] is True
+    assert stack("wsgi", "gunicorn", websockets="false", cache="redis", redis_url="redis://cache:6379/0")["redis"] is False
+    # The channel layer's package stays with WebSockets; the cache's client is django_app's.
+    assert stack("wsgi", "gunicorn", websockets="false", cache="redis")["python_packages"] == ["gunicorn"]
 
 
 @pytest.mark.parametrize(("mode", "server", "packages"), [

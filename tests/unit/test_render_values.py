@@ -92,6 +92,9 @@ def runs(tmp_path_factory):
     for stack in STACKS:
         mode, server = stack.split("-")
         jobs[stack] = (LEGAL, ["-e", f"mode={mode}", "-e", f"server={server}"])
+    # Django's cache in Redis, without WebSockets: the cache alone needs the URL.
+    jobs["cache-redis"] = ({**LEGAL, "django_app_cache": "redis", "django_app_websockets": False},
+                           ["-e", "mode=wsgi", "-e", "server=gunicorn"])
 
     tmps = {name: tmp_path_factory.mktemp(name) for name in jobs}
 
@@ -191,6 +194,17 @@ def test_the_environment_file_reads_back_byte_for_byte(legal):
     assert {name: got.get(name) for name in ENV} == ENV
     assert got["DJANGO_SETTINGS_MODULE"] == "deploy_settings"
     assert got["DJANGO_APP_REDIS_URL"] == "redis://:p%40ss@127.0.0.1:6379/3"
+
+
+def test_a_redis_cache_reads_its_url_from_the_environment_file(runs):
+    tree, result = runs["cache-redis"]
+    assert result.returncode == 0, result.stdout[-3000:]
+    module = (tree / "srv/my_app+2/settings/deploy_settings.py").read_text()
+    assert '"BACKEND": "django.core.cache.backends.redis.RedisCache"' in module
+    assert '"LOCATION": os.environ["DJANGO_APP_REDIS_URL"]' in module
+    assert "p%40ss" not in module and "CHANNEL_LAYERS = " not in module
+    env = (tree / "etc/mysite/env").read_text()
+    assert 'DJANGO_APP_REDIS_URL="redis://:p%40ss@127.0.0.1:6379/3"' in env
 
 
 def test_nginx_gets_each_value_as_one_string(legal):

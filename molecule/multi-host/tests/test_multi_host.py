@@ -65,6 +65,15 @@ def test_a_session_from_one_app_host_is_kept_by_the_other(lb):
     assert {answer["database"] for answer in answers} == {"postgresql"}
 
 
+def test_both_app_hosts_share_one_cache(lb):
+    """django_app_cache=redis: a counter kept in Django's cache counts on across both hosts."""
+    answers = [json.loads(shared.fetch(lb, "/cached/").body) for _ in range(8)]
+    values = [answer["value"] for answer in answers]
+    assert values == list(range(values[0], values[0] + 8)), answers
+    assert {answer["host"] for answer in answers} == {APP1, APP2}
+    assert {answer["backend"] for answer in answers} == {"RedisCache"}
+
+
 def test_a_chat_message_reaches_sockets_on_the_other_app_host(lb):
     result = shared.wsprobe(lb, "chat", shared.site_url("/ws/chat/multi-host/", "ws"), "--key", "host",
                             "--want-pids", "2", "--max-sockets", "20")

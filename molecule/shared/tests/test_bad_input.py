@@ -38,6 +38,7 @@ CASE_NAMES = [
     "env-key-reserved", "env-key-with-space", "env-value-with-control-character", "host-with-newline",
     "url-prefix-with-space", "workers-100000", "unsupported-system", "release-name-with-slash",
     "release-paths-moved", "rollback-without-previous", "negative-drain",
+    "unknown-cache",
 ]
 
 
@@ -87,6 +88,7 @@ def cases(tmp):
                                ["this host runs Ubuntu 24, which the roles do not support",
                                 "Debian 12 (bookworm), Debian 13 (trixie)", "platforms/Ubuntu-24.yml"]),
         "websockets-not-a-bool": (["-e", "django_app_websockets=maybe"], ["django_app_websockets", "bool"]),
+        "unknown-cache": (["-e", "django_app_cache=memcached"], ["django_app_cache", "project, redis", "memcached"]),
         # Releases: a name that is a path, code outside the release link.
         "release-name-with-slash": (["-e", "django_app_release=../etc"],
                                     ["django_app_release: ../etc is not a release name"]),
