@@ -15,7 +15,8 @@ the roles as they are, so the wiring from the plan to the roles exists once.
     daphne_instances              the same for Daphne under Supervisor
     nginx                         nginx_app_address, nginx_app_protocol,
                                   nginx_websocket_address, nginx_proxy_read_timeout
-    redis                         whether Redis runs on this host (the channel layer, the cache)
+    redis_used                    whether the app uses Redis (the channel layer, the cache)
+    redis                         whether Redis runs on this host for it (no URL given)
     python_packages               the servers' Python packages, for django_app
     app_env                       DJANGO_STACK_* variables for the app's environment
 """
@@ -160,6 +161,8 @@ def django_stack_plan(inputs):
         websocket_processes = http_processes
     else:
         websocket_processes = async_workers
+    # The channel layer and, when asked, Django's cache live in Redis.
+    redis_used = websockets or inputs["cache"] == "redis"
     app_env = {
         "DJANGO_STACK_MODE": inputs["mode"],
         "DJANGO_STACK_SERVER": inputs["server"],
@@ -182,7 +185,8 @@ def django_stack_plan(inputs):
             "nginx_websocket_address": websocket_address,
             "nginx_proxy_read_timeout": timeout + 5,
         },
-        "redis": (websockets or inputs["cache"] == "redis") and len(inputs["redis_url"]) == 0,
+        "redis_used": redis_used,
+        "redis": redis_used and len(inputs["redis_url"]) == 0,
         "python_packages": python_packages,
         "app_env": app_env,
     }

@@ -90,7 +90,7 @@ def test_without_websockets_nothing_serves_them_and_no_channel_layer_is_installe
     result = stack("wsgi", "gunicorn", websockets="false")
     assert running(result) == {"shop-gunicorn"}
     assert result["nginx"]["nginx_websocket_address"] == ""
-    assert result["redis"] is False
+    assert result["redis"] is False and result["redis_used"] is False
     assert result["python_packages"] == ["gunicorn"]
     assert result["app_env"]["DJANGO_STACK_WEBSOCKET_WORKERS"] == "0"
 
@@ -98,11 +98,13 @@ def test_without_websockets_nothing_serves_them_and_no_channel_layer_is_installe
 def test_redis_runs_on_the_host_unless_the_app_names_one():
     assert stack("asgi", "daphne")["redis"] is True
     assert stack("asgi", "daphne", redis_url="redis://cache:6379/0")["redis"] is False
+    assert stack("asgi", "daphne", redis_url="redis://cache:6379/0")["redis_used"] is True
 
 
 def test_a_redis_cache_runs_redis_on_the_host_even_without_websockets():
     assert stack("wsgi", "gunicorn", websockets="false", cache="redis")["redis"] is True
     assert stack("wsgi", "gunicorn", websockets="false", cache="redis", redis_url="redis://cache:6379/0")["redis"] is False
+    assert stack("wsgi", "gunicorn", websockets="false", cache="redis")["redis_used"] is True
     # The channel layer's package stays with WebSockets; the cache's client is django_app's.
     assert stack("wsgi", "gunicorn", websockets="false", cache="redis")["python_packages"] == ["gunicorn"]
 

@@ -3,6 +3,7 @@ helpers (molecule/shared/tests/conftest.py), aimed at the balancer."""
 import importlib.util
 import os
 import pathlib
+import urllib.parse
 
 import pytest
 import testinfra
@@ -16,6 +17,15 @@ shared.SITE["tls"] = True
 
 LB, APP1, APP2, DATA = (f"django-stack-mh-{name}" for name in ("lb", "app1", "app2", "data"))
 ADDRESS = {LB: "172.31.251.10", APP1: "172.31.251.11", APP2: "172.31.251.12", DATA: "172.31.251.13"}
+# The passwords of molecule.yml.
+PASSWORDS = ("multi-host-test-redis-password", "multi-host test p@ss/word")
+
+
+def printed_passwords(result):
+    """The passwords a playbook run printed, as given or as a URL holds them."""
+    said = result.stdout + result.stderr
+    forms = PASSWORDS + tuple(urllib.parse.quote(password, safe="") for password in PASSWORDS)
+    return [form for form in forms if form in said]
 
 
 def get(name):

@@ -6,7 +6,7 @@ import json
 import shlex
 import time
 
-from conftest import ADDRESS, APP1, APP2, DATA, LB, shared
+from conftest import ADDRESS, APP1, APP2, DATA, LB, PASSWORDS, shared
 
 APP = shared.APP
 
@@ -99,10 +99,6 @@ def test_postgresql_and_redis_answer_the_app_hosts_only(lb, apps):
             assert reached.rc == 0, reached.stderr
     # Redis asks every client for its password, an app host included.
     assert "NOAUTH" in reaches(apps[0], ADDRESS[DATA], 6379).stdout
-
-
-# The passwords of molecule.yml.
-PASSWORDS = ("multi-host-test-redis-password", "multi-host test p@ss/word")
 
 
 def test_no_file_everyone_can_read_holds_a_password(apps):

@@ -5,7 +5,7 @@ every WebSocket the old processes held closes with 1001 and reconnects,
 through the balancer, to a host that serves."""
 import re
 
-from conftest import APP1, APP2, LB, shared
+from conftest import APP1, APP2, LB, printed_passwords, shared
 
 APP = shared.APP
 MARKER = "/release-marker/"
@@ -45,6 +45,8 @@ def test_a_release_rolls_over_the_app_hosts_and_back(lb, apps, tmp_path):
 
     result, codes, held = under_load(lb, *shared.json_vars(django_app_src=str(copy)))
     assert result.returncode == 0, result.stdout[-3000:]
+    # The plan names the shared Redis, without its password.
+    assert printed_passwords(result) == []
     # One host at a time: app host 1 finished (and was put back) before app
     # host 2 was taken out.
     out = result.stdout
@@ -88,6 +90,7 @@ def test_a_failed_health_check_stops_the_rollout_and_takes_the_switched_hosts_ba
     codes = shared.stop_load(lb, load)
 
     assert result.returncode != 0
+    assert printed_passwords(result) == []
     # A failure may be printed to stderr (display_failed_stderr).
     said = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr).replace("\\n", " ").split())
     assert f"{APP2} failed: " in said and f"switched before it ({APP1}) went back" in said, said[-3000:]
