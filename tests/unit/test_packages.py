@@ -72,6 +72,19 @@ def test_only_the_stacks_own_packages_are_held_to_a_minimum():
     assert "lead to it" in too_old[0]  # not pinned in a requirements text given
 
 
+def test_a_redis_cache_needs_django_4():
+    """django_app_cache=redis adds the redis client; resolve.yml holds Django to the minimums too."""
+    resolved = {"django": "3.2.25", "gunicorn": "22.0.0", "redis": "5.2.1"}
+    requirements = "Django==3.2.25\ngunicorn==22.0.0\n"
+    assert packages.django_app_too_old(resolved, SYNC + ["django"], MINIMUMS, [], requirements) == []
+    problems = packages.django_app_too_old(resolved, SYNC + ["redis", "django"], MINIMUMS, [], requirements)
+    assert len(problems) == 1, problems
+    for text in ("django 3.2.25", "Django==3.2.25, line 1", "below 4.0", "RedisCache",
+                 "django_app_cache: project", "django>=4.0"):
+        assert text in problems[0], (text, problems[0])
+    assert packages.django_app_too_old({**resolved, "django": "4.2.30"}, SYNC + ["redis", "django"], MINIMUMS) == []
+
+
 def test_the_override_deploys_an_old_pin_anyway():
     resolved = packages.django_app_resolved(REPORT)
     assert packages.django_app_too_old(resolved, UVICORN, MINIMUMS, ["Gunicorn"]) == []

@@ -132,6 +132,11 @@ def test_conflicts_and_too_old_pins_fail_before_the_host_changes(hosts, tmp_path
             ["gunicorn 22.0.0 (the app's requirements pin gunicorn==22.0.0, line 3)", "is below 23.0.0",
              "worker_class_str", "Pin gunicorn>=23.0.0", "django_app_ignore_package_minimums",
              "Nothing on the host was changed"]),
+        # Django's own RedisCache came with Django 4.0.
+        "redis-cache-on-django-3.2": (WSGI, {"django_app_cache": "redis", "django_app_src": variant(
+            tmp_path / "old-django", "pinnedsite", "Django==3.2.25\ngunicorn==22.0.0\n")},
+            ["django 3.2.25 (the app's requirements pin Django==3.2.25, line 1)", "is below 4.0",
+             "RedisCache", "Pin django>=4.0", "Nothing on the host was changed"]),
         "channels-redis-4.0": (CHANNELS, {"django_app_src": variant(
             tmp_path, "channelsite", "Django==4.2.30\nchannels==4.0.0\nchannels-redis==4.0.0\ndaphne==4.0.0\n")},
             ["channels-redis 4.0.0 (the app's requirements pin channels-redis==4.0.0, line 3)",
