@@ -117,9 +117,15 @@ def test_no_file_everyone_can_read_holds_a_password(apps):
 def test_the_app_hosts_answer_the_balancer_only(lb, data):
     # As the balancer asks: the site's name as TLS server name and Host.
     # (-k: each app host's certificate is self-signed.)
-    ask = f"curl -sk -o /dev/null -w '%{{http_code}}' --resolve localhost:443:{ADDRESS[APP1]} https://localhost/healthz"
-    assert lb.run(ask).stdout == "200"
-    assert data.run(ask).stdout == "403"
+    def ask(app):
+        return f"curl -sk -o /dev/null -w '%{{http_code}}' --resolve localhost:443:{ADDRESS[app]} https://localhost/healthz"
+
+    assert lb.run(ask(APP1)).stdout == "200"
+    assert data.run(ask(APP1)).stdout == "403"
+    # App host 2's inventory allows the data host too (nginx_allow): the
+    # balancer is added to that list, not put in its place.
+    assert lb.run(ask(APP2)).stdout == "200"
+    assert data.run(ask(APP2)).stdout == "200"
 
 
 def test_one_app_host_stopped_the_other_serves(lb, apps):
