@@ -128,6 +128,27 @@ def test_the_app_hosts_answer_the_balancer_only(lb, data):
     assert data.run(ask(APP2)).stdout == "200"
 
 
+def test_the_balancer_trusts_the_app_hosts_certificates_only(lb, apps):
+    """proxy_ssl_verify: the balancer checks each app host's certificate against
+    the ones site.yml read from the app hosts; another certificate in their place
+    (the balancer's own, self-signed for the same name) and it refuses them."""
+    trust = f"/etc/nginx/django-stack/{APP}-backends-trust.pem"
+    bundle = lb.file(trust).content_string
+    for app in apps:
+        assert app.file(f"/etc/nginx/tls/{APP}.crt").content_string in bundle
+    site = lb.file(f"/etc/nginx/sites-available/{APP}.conf").content_string
+    assert "proxy_ssl_verify on;" in site and f"proxy_ssl_trusted_certificate {trust};" in site
+    assert lb.run(f"cp {trust} {trust}.saved && cp /etc/nginx/tls/{APP}.crt {trust} && systemctl reload nginx").rc == 0
+    try:
+        refused = shared.poll(lambda: (r := shared.fetch(lb, "/healthz")).status == 502 and r, 10)
+        assert refused, "a certificate the balancer does not trust was accepted"
+        assert "upstream SSL certificate verify error" in lb.check_output("tail -n 20 /var/log/nginx/error.log")
+    finally:
+        lb.run(f"mv {trust}.saved {trust} && systemctl reload nginx")
+    # Served again once the failed hosts' fail_timeout (10 s) has passed.
+    assert shared.poll(lambda: shared.fetch(lb, "/healthz").status == 200, 30)
+
+
 def test_one_app_host_stopped_the_other_serves(lb, apps):
     """GETs through the balancer while app host 1's nginx is stopped, then started again."""
     app1 = apps[0]
