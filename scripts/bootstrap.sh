@@ -170,8 +170,6 @@ bootstrap() {
     echo "bootstrap: installing the Python tools into $VENV failed" >&2
     exit 1
   fi
-  # pip's cache, which every test host mounts (.config/molecule/config.yml).
-  mkdir -p "$ROOT/.cache/test-hosts/pip"
   export PATH="$VENV/bin:$PATH"
   export ANSIBLE_CONFIG="$ROOT/ansible.cfg"
 }
