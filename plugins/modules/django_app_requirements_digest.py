@@ -1,6 +1,7 @@
 #!/usr/bin/python
 """Digest of everything a virtualenv built from a requirements file depends on."""
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -40,6 +41,22 @@ options:
       - Another copy of the project (a release already on the host), whose code
         digest is returned as RV(compared_digest); when absent or missing, none is.
     type: path
+  built:
+    description:
+      - Where the virtualenvs already built are, each in a directory named by the
+        first 16 characters of its digest, and the name of the JSON file of
+        versions each holds. When the one of this digest has that file, it is
+        returned as RV(built_versions) (one module call instead of a stat and a read).
+    type: dict
+    suboptions:
+      directory:
+        description: The directory of the virtualenvs.
+        type: path
+        required: true
+      versions_file:
+        description: The file of versions inside each virtualenv.
+        type: str
+        required: true
 author: django-stack
 """
 
@@ -50,14 +67,27 @@ EXAMPLES = r"""
     requirements: requirements.txt
     python: /usr/bin/python3
     packages: [gunicorn]
+    built:
+      directory: /srv/mysite/venvs
+      versions_file: django-stack-versions.json
   register: digest
 """
 
 RETURN = r"""
 digest:
-  description: Hex SHA-256 of the inputs.
+  description: Hex SHA-256 of the inputs; null when the requirements file does not exist.
   returned: success
   type: str
+requirements_text:
+  description: The text of the requirements file O(requirements); null when it does not exist.
+  returned: success
+  type: str
+built_versions:
+  description:
+    - The versions the virtualenv of this digest holds (the JSON file named in
+      O(built)), by package name; null when none was built or O(built) is not given.
+  returned: success
+  type: dict
 files:
   description: The requirements files read, relative to O(project), in the order read.
   returned: success
@@ -140,6 +170,10 @@ def main():
             "python": {"type": "str", "required": True},
             "packages": {"type": "list", "elements": "str", "default": []},
             "compare": {"type": "path"},
+            "built": {"type": "dict", "options": {
+                "directory": {"type": "path", "required": True},
+                "versions_file": {"type": "str", "required": True},
+            }},
         },
         supports_check_mode=True,
     )
@@ -156,8 +190,20 @@ def main():
     for package in sorted(module.params["packages"]):
         digest.update(b"package\0" + package.encode() + b"\0")
 
+    compare = module.params["compare"]
+    code = {
+        "code_digest": tree_digest(project, CODE_SKIP_DIRS),
+        "compared_digest": tree_digest(compare, CODE_SKIP_DIRS) if compare and os.path.isdir(compare) else None,
+    }
+    # A missing requirements file is the caller's to explain (it knows where
+    # the project came from): nothing to digest.
+    top = os.path.normpath(module.params["requirements"])
+    if not os.path.isfile(os.path.join(project, top)):
+        module.exit_json(changed=False, digest=None, requirements_text=None, built_versions=None,
+                         files=[], local_paths=[], **code)
+
     # (file, the file that includes it): read in the order pip meets them.
-    files, local_paths, pending = [], [], [(os.path.normpath(module.params["requirements"]), None)]
+    files, local_paths, pending, texts = [], [], [(top, None)], {}
     while pending:
         relative, includer = pending.pop(0)
         if relative in files:
@@ -170,6 +216,7 @@ def main():
             including = f", included by {includer}" if includer else ""
             module.fail_json(msg=f"Cannot read the requirements file {relative}{including}: {error.strerror}")
         files.append(relative)
+        texts[relative] = text
         digest.update(b"file\0" + relative.encode() + b"\0" + text.encode() + b"\0")
         base = os.path.dirname(full)
         for line in logical_lines(text):
@@ -184,14 +231,22 @@ def main():
                 local_paths.append(os.path.relpath(path, project))
                 digest.update(b"path\0" + local_paths[-1].encode() + b"\0" + tree_digest(path).encode() + b"\0")
 
-    compare = module.params["compare"]
+    hexdigest = digest.hexdigest()
+    built_versions = None
+    built = module.params["built"]
+    if built:
+        marker = os.path.join(built["directory"], hexdigest[:16], built["versions_file"])
+        if os.path.isfile(marker):
+            with open(marker, encoding="utf-8") as handle:
+                built_versions = json.load(handle)
     module.exit_json(
         changed=False,
-        digest=digest.hexdigest(),
+        digest=hexdigest,
+        requirements_text=texts[top],
+        built_versions=built_versions,
         files=files,
         local_paths=local_paths,
-        code_digest=tree_digest(project, CODE_SKIP_DIRS),
-        compared_digest=tree_digest(compare, CODE_SKIP_DIRS) if compare and os.path.isdir(compare) else None,
+        **code,
     )
 
 

@@ -12,9 +12,9 @@ import sys
 MODULE = pathlib.Path(__file__).resolve().parents[2] / "plugins" / "modules" / "django_app_requirements_digest.py"
 
 
-def digest(project, requirements="requirements.txt", packages=("gunicorn",), python=sys.executable):
+def digest(project, requirements="requirements.txt", packages=("gunicorn",), python=sys.executable, **more):
     args = {"ANSIBLE_MODULE_ARGS": {"project": str(project), "requirements": requirements,
-                                    "python": python, "packages": list(packages)}}
+                                    "python": python, "packages": list(packages), **more}}
     out = subprocess.run([sys.executable, str(MODULE)], input=json.dumps(args), capture_output=True,
                          text=True, check=False)
     return json.loads(out.stdout)
@@ -127,3 +127,27 @@ def test_a_release_on_the_host_is_compared_by_its_code(tmp_path):
     result = compared(other)
     assert result["compared_digest"] not in (None, result["code_digest"])
     assert compared(tmp_path / "absent")["compared_digest"] is None
+
+
+def test_it_reads_the_requirements_and_the_versions_of_a_virtualenv_built_before(tmp_path):
+    """One call tells what the resolve needs: the file's text, and whether (and
+    with which versions) a virtualenv of this digest was built."""
+    root = project(tmp_path)
+    venvs = tmp_path / "venvs"
+    args = {"built": {"directory": str(venvs), "versions_file": "versions.json"}}
+    first = digest(root, **args)
+    assert first["requirements_text"] == "Django==5.2.19\n"
+    assert first["built_versions"] is None
+    (venvs / first["digest"][:16]).mkdir(parents=True)
+    (venvs / first["digest"][:16] / "versions.json").write_text('{"django": "5.2.19"}', encoding="utf-8")
+    assert digest(root, **args)["built_versions"] == {"django": "5.2.19"}
+    # Another digest's virtualenv is not this one's.
+    assert digest(root, packages=("uwsgi",), **args)["built_versions"] is None
+
+
+def test_a_missing_requirements_file_is_reported_not_failed(tmp_path):
+    """The role explains it (it knows where the project came from)."""
+    result = digest(project(tmp_path), requirements="requirements/production.txt")
+    assert "failed" not in result, result
+    assert (result["digest"], result["requirements_text"]) == (None, None)
+    assert result["code_digest"]
