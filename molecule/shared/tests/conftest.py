@@ -8,6 +8,7 @@ self-signed certificate.
 import json
 import os
 import pathlib
+import re
 import shlex
 import shutil
 import subprocess
@@ -196,6 +197,18 @@ def run_site(*extra):
         # JSON results: messages are not re-wrapped or re-quoted as YAML would.
         env={**os.environ, "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"},
     )
+
+
+def changed_tasks(output, host=""):
+    """The names of the tasks a run's output reports changed (on `host` when
+    given): what a failed `changed=0` says, as Molecule's idempotence step does."""
+    changed, task = [], None
+    for line in re.sub(r"\x1b\[[0-9;]*m", "", output).splitlines():
+        if line.startswith("TASK ["):
+            task = line[len("TASK ["):].rsplit("]", 1)[0]
+        elif line.startswith(f"changed: [{host}") and task and task not in changed:
+            changed.append(task)
+    return changed
 
 
 @pytest.fixture(scope="session")
