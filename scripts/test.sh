@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: lint, unit tests, then each Molecule scenario on a fresh
-# Debian systemd test host (converge, idempotence, verify, destroy).
+# Debian systemd test host (converge, idempotence, verify, destroy; the
+# idempotence step is a test of its own in any-project and pinned-projects).
 #
 #   scripts/test.sh                    # everything
 #   scripts/test.sh wsgi-gunicorn      # lint, unit tests and the named scenarios
