@@ -14,13 +14,15 @@
 #   gunicorn_bind           address Gunicorn binds itself    (empty: socket activation)
 #   django_app_code_dir     the app's directory (chdir)      (/srv/<name>/current/app)
 #   django_app_websocket_drain_seconds   a stopping Uvicorn worker's drain   (10)
+#   nginx_listen_backlog    the socket's listen backlog      (4096, as nginx's)
 #
 # No `bind`: systemd owns the unix socket (mysite-websocket.socket) and hands it
 # over in LISTEN_FDS, so a restart queues connections instead of refusing them.
-# Gunicorn calls listen() again on the socket it is handed, with this backlog:
-# without it, its default (2048) would replace the unit's Backlog=4096, and a
-# burst (every WebSocket of a stopping worker reconnecting at once) would meet
-# a shorter queue, then "Resource temporarily unavailable" (nginx: 502).
+# Gunicorn calls listen() again on the socket it is handed, with this backlog
+# (the unit's Backlog=, as nginx's listen backlog): without it, its default
+# (2048) would replace the unit's, and a burst (every WebSocket of a stopping
+# worker reconnecting at once) would meet a shorter queue, then "Resource
+# temporarily unavailable" (nginx: 502).
 backlog = 4096
 
 wsgi_app = "mysite.asgi:application"
