@@ -279,3 +279,16 @@ def test_a_rollback_to_a_release_not_on_the_host_is_refused(host):
     assert "release no-such-release is not on this host (releases there: " in text
     assert live.rsplit("/", 1)[1] in text.split("releases there: ", 1)[1].split(")", 1)[0]
     assert link(host, "current") == live
+
+
+def test_a_requirements_file_missing_from_the_checkout_is_named(host):
+    """Only the checkout can tell (the controller has no copy of a git source):
+    the trial resolve names the file and the repository, and nothing changes."""
+    live = link(host, "current")
+    result = shared.run_site(*shared.json_vars(django_app_requirements="requirements/production.txt"))
+    text = output_of(result)
+    assert result.returncode != 0
+    assert ("django_app_requirements: requirements/production.txt does not exist in the app "
+            "(file:///srv/git/plainsite.git)") in text, text[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1], shared.changed_tasks(result.stdout)
+    assert link(host, "current") == live
