@@ -203,7 +203,7 @@ def main():
                          files=[], local_paths=[], **code)
 
     # (file, the file that includes it): read in the order pip meets them.
-    files, local_paths, pending, texts = [], [], [(top, None)], {}
+    files, local_paths, pending, top_text = [], [], [(top, None)], None
     while pending:
         relative, includer = pending.pop(0)
         if relative in files:
@@ -216,7 +216,8 @@ def main():
             including = f", included by {includer}" if includer else ""
             module.fail_json(msg=f"Cannot read the requirements file {relative}{including}: {error.strerror}")
         files.append(relative)
-        texts[relative] = text
+        if relative == top:
+            top_text = text
         digest.update(b"file\0" + relative.encode() + b"\0" + text.encode() + b"\0")
         base = os.path.dirname(full)
         for line in logical_lines(text):
@@ -242,7 +243,7 @@ def main():
     module.exit_json(
         changed=False,
         digest=hexdigest,
-        requirements_text=texts[top],
+        requirements_text=top_text,
         built_versions=built_versions,
         files=files,
         local_paths=local_paths,
