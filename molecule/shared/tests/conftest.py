@@ -96,8 +96,9 @@ def daphne_serving(host):
     return target[len(f"{APP}-daphne-"):-len(".sock")]
 
 
-LOAD_CODES, LOAD_STOP = "/tmp/load-codes", "/tmp/load-stop"
+LOAD_CODES, LOAD_STOP, LOAD_LOG_MARK = "/tmp/load-codes", "/tmp/load-stop", "/tmp/load-error-log-offset"
 LOAD_MAX_TIME = 30
+NGINX_ERROR_LOG = "/var/log/nginx/error.log"
 
 
 def start_load(host, path, per_second=20, seconds=150, http1=False):
@@ -113,7 +114,9 @@ def start_load(host, path, per_second=20, seconds=150, http1=False):
                        site_url(path)])
     script = (f"end=$((SECONDS + {seconds})); while [ $SECONDS -lt $end ] && [ ! -e {LOAD_STOP} ]; do "
               f"{curl} >> {LOAD_CODES} & sleep {1 / per_second:.3f}; done; wait")
-    out = host.run(f"rm -f {LOAD_CODES} {LOAD_STOP}; nohup timeout {seconds + LOAD_MAX_TIME + 5} "
+    # Where nginx's error log ends now: stop_load prints what follows.
+    mark = f"(stat -c %s {NGINX_ERROR_LOG} || echo 0) > {LOAD_LOG_MARK} 2>/dev/null"
+    out = host.run(f"{mark}; rm -f {LOAD_CODES} {LOAD_STOP}; nohup timeout {seconds + LOAD_MAX_TIME + 5} "
                    f"bash -c {shlex.quote(script)} > /dev/null 2>&1 & echo $!")
     assert out.rc == 0, out.stderr
     return out.stdout.strip()
@@ -122,13 +125,17 @@ def start_load(host, path, per_second=20, seconds=150, http1=False):
 def stop_load(host, pid):
     """The statuses the load saw, by count, once the requests under way have
     finished: "200", or for any other answer the whole line (status, curl's
-    exit code, time, error), so that a failure says what happened."""
+    exit code, time, error), so that a failure says what happened; nginx's
+    error log of the load's time comes with any answer but 200."""
     host.run(f"touch {LOAD_STOP}")
     assert poll(lambda: host.run(f"kill -0 {pid}").rc != 0, LOAD_MAX_TIME + 10, 0.5), "the load generator did not stop"
     counts = {}
     for line in host.file(LOAD_CODES).content_string.splitlines():
         key = "200" if line.split(" ", 1)[0] == "200" else line.strip()
         counts[key] = counts.get(key, 0) + 1
+    if set(counts) - {"200"}:
+        mark = host.file(LOAD_LOG_MARK).content_string.strip() or "0"
+        counts["nginx error.log"] = host.run(f"tail -c +{int(mark) + 1} {NGINX_ERROR_LOG} | tail -n 40").stdout
     return counts
 
 
