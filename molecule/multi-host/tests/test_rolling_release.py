@@ -20,18 +20,18 @@ def answers(lb, count=20):
     return {(r.status, r.body) for r in (shared.fetch(lb, MARKER, timeout=5) for _ in range(count))}
 
 
-# The load speaks HTTP/1.1, one request per connection. Each rolling step
-# reloads the balancers, and a reloading nginx closes its idle connections
-# (nginx/nginx#437); over HTTP/2 that is a GOAWAY, which can reach a new
-# connection before its first request: the client must send that request again
-# (RFC 9113 6.8: it was not processed), as browsers do. Over HTTP/2 one run
-# counted one request of about 3,500 without an answer (curl 7.88), during a
-# rollback; that is the likely cause, not proven.
+# The load speaks HTTP/1.1, one request per connection (shared.start_load), as
+# on one host. Each rolling step reloads the balancers, and a reloading nginx
+# closes its idle connections (nginx/nginx#437); over HTTP/2 that is a GOAWAY,
+# which can reach a new connection before its first request: the client must
+# send that request again (RFC 9113 6.8: it was not processed), as browsers do.
+# Over HTTP/2 one run counted one request of about 3,500 without an answer
+# (curl 7.88), during a rollback; that is the likely cause, not proven.
 def under_load(lb, *extra):
     """Run site.yml with `extra` while the balancer gets 20 requests a second and
     holds 20 WebSockets; the run's result, the statuses and the hold's result."""
     shared.start_hold(lb, 20)
-    load = shared.start_load(lb, "/healthz", per_second=20, seconds=400, http1=True)
+    load = shared.start_load(lb, "/healthz", per_second=20, seconds=400)
     result = shared.run_site(*extra)
     codes = shared.stop_load(lb, load)
     held = shared.stop_hold(lb)
@@ -85,7 +85,7 @@ def test_a_failed_health_check_stops_the_rollout_and_takes_the_switched_hosts_ba
     before = [link(app, "current") for app in apps]
     previous = [link(app, "previous") for app in apps]
 
-    load = shared.start_load(lb, "/visits/", per_second=20, seconds=400, http1=True)
+    load = shared.start_load(lb, "/visits/", per_second=20, seconds=400)
     result = shared.run_site(*shared.json_vars(django_app_src=str(copy)))
     codes = shared.stop_load(lb, load)
 

@@ -96,38 +96,36 @@ def daphne_serving(host):
     return target[len(f"{APP}-daphne-"):-len(".sock")]
 
 
-LOAD_CODES, LOAD_STOP, LOAD_LOG_MARK = "/tmp/load-codes", "/tmp/load-stop", "/tmp/load-error-log-offset"
+LOAD_CODES, LOAD_LOG_MARK = "/tmp/load-codes", "/tmp/load-error-log-offset"
 LOAD_MAX_TIME = 30
 NGINX_ERROR_LOG = "/var/log/nginx/error.log"
 
 
-def start_load(host, path, per_second=20, seconds=150, http1=False):
-    """GET `path` through nginx, per_second times a second (each request in the
-    background, so a slow answer does not slow the rate), until stop_load or
-    `seconds` at most; each answer's status goes to a file, with curl's exit
-    code, the time taken and curl's error. Returns its pid.
-    http1: over HTTP/1.1 even with TLS (else HTTP/2 where TLS offers it).
+def start_load(host, path, per_second=20, seconds=150):
+    """GET `path` through nginx, per_second times a second, until stop_load or
+    `seconds` at most (loadgen.py, in the host): each request on a connection
+    of its own, over HTTP/1.1, started on time however long the ones before
+    take; each answer's status goes to a file, with an exit code, the time
+    taken and what failed. Returns its pid.
     A request gets 30 s: on a test host that shares two vCPUs with another
     scenario's, a slow answer is not a failed one."""
-    curl = shlex.join(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{exitcode} %{time_total}s %{errormsg}\\n",
-                       "--max-time", str(LOAD_MAX_TIME), *(["--http1.1"] if http1 else []), *curl_options(),
-                       site_url(path)])
-    script = (f"end=$((SECONDS + {seconds})); while [ $SECONDS -lt $end ] && [ ! -e {LOAD_STOP} ]; do "
-              f"{curl} >> {LOAD_CODES} & sleep {1 / per_second:.3f}; done; wait")
+    tls = ["--cafile", CA_FILE, "--connect", "127.0.0.1"] if SITE["tls"] else []
+    command = shlex.join(["loadgen", *tls, "--per-second", str(per_second), "--seconds", str(seconds),
+                          "--max-time", str(LOAD_MAX_TIME), site_url(path), LOAD_CODES])
     # Where nginx's error log ends now: stop_load prints what follows.
     mark = f"(stat -c %s {NGINX_ERROR_LOG} || echo 0) > {LOAD_LOG_MARK} 2>/dev/null"
-    out = host.run(f"{mark}; rm -f {LOAD_CODES} {LOAD_STOP}; nohup timeout {seconds + LOAD_MAX_TIME + 5} "
-                   f"bash -c {shlex.quote(script)} > /dev/null 2>&1 & echo $!")
+    out = host.run(f"{mark}; rm -f {LOAD_CODES} {LOAD_CODES}.stop; nohup timeout {seconds + LOAD_MAX_TIME + 5} "
+                   f"{command} > /dev/null 2>&1 & echo $!")
     assert out.rc == 0, out.stderr
     return out.stdout.strip()
 
 
 def stop_load(host, pid):
     """The statuses the load saw, by count, once the requests under way have
-    finished: "200", or for any other answer the whole line (status, curl's
-    exit code, time, error), so that a failure says what happened; nginx's
+    finished: "200", or for any other answer the whole line (status, exit
+    code, time, error), so that a failure says what happened; nginx's
     error log of the load's time comes with any answer but 200."""
-    host.run(f"touch {LOAD_STOP}")
+    host.run(f"touch {LOAD_CODES}.stop")
     assert poll(lambda: host.run(f"kill -0 {pid}").rc != 0, LOAD_MAX_TIME + 10, 0.5), "the load generator did not stop"
     counts = {}
     for line in host.file(LOAD_CODES).content_string.splitlines():
