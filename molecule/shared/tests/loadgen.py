@@ -57,7 +57,7 @@ async def one_request(target, out):
             status = answered
     except TimeoutError:
         code, error = 28, f"timed out after {target.max_time:g} s"
-    except (OSError, ValueError, IndexError, asyncio.IncompleteReadError, ssl.SSLError) as failure:
+    except Exception as failure:  # any other: every request writes its line, none goes uncounted
         code, error = 1, f"{type(failure).__name__}: {failure}"
     finally:
         if writer is not None:
