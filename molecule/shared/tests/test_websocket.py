@@ -1,7 +1,7 @@
 """WebSockets through nginx: an echo round trip and a chat across processes."""
 import shlex
 
-from conftest import curl_options, site_url, wsprobe
+from conftest import APP, curl_options, poll, site_url, wsprobe
 
 
 def test_echo_round_trip(host):
@@ -15,6 +15,27 @@ def test_chat_message_reaches_sockets_held_by_different_processes(host):
     assert result["ok"], result
     assert len(result["pids"]) == 2
     assert {frame["message"] for frame in result["received"].values()} == {result["message"]}
+
+
+def test_group_messages_go_through_the_chosen_channel_layer(host, host_vars):
+    """django_app_channel_layer, as Redis sees it during a chat: the pub/sub
+    layer PUBLISHes each group message once to the group's channel; the core
+    layer keeps the group as a sorted set and publishes nothing."""
+    layer = host_vars.get("django_app_channel_layer", "core")
+    # The URL (it may hold Redis's password) is read in the host, never printed.
+    monitor = (f"set -a; . /etc/{APP}/env; timeout 10 redis-cli -u \"$DJANGO_APP_REDIS_URL\" monitor "
+               "> /tmp/redis-monitor 2>&1 &")
+    assert host.run(monitor).rc == 0
+    seen = lambda: host.run("cat /tmp/redis-monitor").stdout  # noqa: E731
+    assert poll(lambda: "OK" in seen(), 5), "redis-cli monitor did not start"
+    result = wsprobe(host, "chat", site_url("/ws/chat/layer/", "ws"), "--want-pids", "2")
+    assert result["ok"], result
+    host.run("sleep 1; pkill -f 'redis-cli -u .* monitor'")
+    commands = seen()
+    if layer == "pubsub":
+        assert '"PUBLISH" "asgi__group__chat-layer"' in commands, commands[-2000:]
+    else:
+        assert '"PUBLISH"' not in commands and '"asgi:group:chat-layer"' in commands, commands[-2000:]
 
 
 def test_an_idle_websocket_stays_open(host):
