@@ -137,7 +137,7 @@ def test_the_balancer_trusts_the_app_hosts_certificates_only(lb, apps):
     for app in apps:
         assert app.file(f"/etc/nginx/tls/{APP}.crt").content_string in bundle
     site = lb.file(f"/etc/nginx/sites-available/{APP}.conf").content_string
-    assert "proxy_ssl_verify on;" in site and f"proxy_ssl_trusted_certificate {trust};" in site
+    assert "proxy_ssl_verify on;" in site and f"proxy_ssl_trusted_certificate django-stack/{APP}-backends-trust.pem;" in site
     assert lb.run(f"cp {trust} {trust}.saved && cp /etc/nginx/tls/{APP}.crt {trust} && systemctl reload nginx").rc == 0
     try:
         refused = shared.poll(lambda: (r := shared.fetch(lb, "/healthz")).status == 502 and r, 10)

@@ -3,6 +3,7 @@ after app host, each out of the balancers while it switches; then
 `-e django_app_rollback=true` takes every host back. No request fails, and
 every WebSocket the old processes held closes with 1001 and reconnects,
 through the balancer, to a host that serves."""
+import base64
 import re
 
 from conftest import APP1, APP2, LB, printed_passwords, shared
@@ -38,13 +39,43 @@ def under_load(lb, *extra):
     return result, codes, held
 
 
+CERTIFICATE, KEY = f"/etc/nginx/tls/{APP}.crt", f"/etc/nginx/tls/{APP}.key"
+TRUST = f"/etc/nginx/django-stack/{APP}-backends-trust.pem"
+
+
+def certificate(host):
+    return host.file(CERTIFICATE).content_string
+
+
 def test_a_release_rolls_over_the_app_hosts_and_back(lb, apps, tmp_path):
+    """... and app host 1's certificate, 10 days from its end, is renewed on
+    the way (nginx_tls_self_signed_renew_days: 30): the balancer trusts the new
+    one before app host 1 serves it, and drops the old one once app host 1 no
+    longer serves it."""
     copy, text = shared.demo_copy(tmp_path, MARKER)
     before = [link(app, "current") for app in apps]
     assert answers(lb, 4) == {(404, answers(lb, 1).pop()[1])}
+    # App host 1's certificate signed again, with the same names, to end in 10
+    # days; the balancer trusts it in place of the one it replaces.
+    issued = certificate(apps[0])
+    assert apps[0].run(f"openssl x509 -in {CERTIFICATE} -signkey {KEY} -days 10 -out {CERTIFICATE}.new "
+                       f"&& mv {CERTIFICATE}.new {CERTIFICATE} && systemctl reload nginx").rc == 0
+    ending = certificate(apps[0])
+    bundle = base64.b64encode(lb.file(TRUST).content_string.replace(issued, ending).encode()).decode()
+    assert lb.run(f"echo {bundle} | base64 -d > {TRUST} && systemctl reload nginx").rc == 0
+    assert shared.poll(lambda: {shared.fetch(lb, "/healthz").status for _ in range(6)} == {200}, 30)
 
     result, codes, held = under_load(lb, *shared.json_vars(django_app_src=str(copy)))
     assert result.returncode == 0, result.stdout[-3000:]
+    # A certificate served before the balancers trust it (or after they no
+    # longer do) is refused; while app host 2 is out, nothing would serve.
+    verify_errors = [line for line in shared.load_error_log(lb).splitlines() if "certificate verify" in line]
+    assert verify_errors == [], verify_errors[:5]
+    renewed = certificate(apps[0])
+    assert renewed not in (ending, issued)
+    assert apps[0].run(f"openssl x509 -in {CERTIFICATE} -noout -checkend {800 * 86400}").rc == 0, "not renewed"
+    trusted = lb.file(TRUST).content_string
+    assert trusted.count("BEGIN CERTIFICATE") == 2 and renewed in trusted and certificate(apps[1]) in trusted
     # The plan names the shared Redis, without its password.
     assert printed_passwords(result) == []
     # One host at a time: app host 1 finished (and was put back) before app

@@ -132,9 +132,14 @@ def stop_load(host, pid):
         key = "200" if line.split(" ", 1)[0] == "200" else line.strip()
         counts[key] = counts.get(key, 0) + 1
     if set(counts) - {"200"}:
-        mark = host.file(LOAD_LOG_MARK).content_string.strip() or "0"
-        counts["nginx error.log"] = host.run(f"tail -c +{int(mark) + 1} {NGINX_ERROR_LOG} | tail -n 40").stdout
+        counts["nginx error.log"] = load_error_log(host, 40)
     return counts
+
+
+def load_error_log(host, lines=1000):
+    """The last `lines` lines nginx's error log gained since start_load."""
+    mark = host.file(LOAD_LOG_MARK).content_string.strip() or "0"
+    return host.run(f"tail -c +{int(mark) + 1} {NGINX_ERROR_LOG} | tail -n {lines}").stdout
 
 
 HOLD = "/tmp/ws-hold"
