@@ -1,0 +1,102 @@
+"""The benchmark's rounds become medians and ranges, and RESULTS.md tells a
+difference larger than the spread from one within it. Runs benchmark/run.py's
+aggregation and report on made-up rounds of two stacks (no host)."""
+from conftest import load
+
+bench = load("benchmark/run.py", "bench")
+
+
+def wrk(rps, p99):
+    return {"rps": rps, "p50_ms": p99 / 2, "p99_ms": p99, "non_2xx": 0, "socket_errors": ""}
+
+
+def cast(p99):
+    return {"subscribers": 1000, "messages": 20, "received": 20000, "expected": 20000, "p50_ms": p99 / 2, "p99_ms": p99}
+
+
+def round_of(tiny, io_p99, cast_p99, second_s, fresh=False, first=False):
+    """One round of one stack: the tiny view at `tiny` req/s (the same hit
+    directly, so nginx costs nothing there), the I/O view at 200 req/s through
+    nginx and 250 direct (a cost of 20%); the broadcast on the pub/sub layer
+    a tenth of the core layer's."""
+    sample = {
+        "converge": {"seconds": 70.0, "changed": 40, ("fresh_host" if fresh else "switch_from_previous"): True},
+        "second_converge": {"seconds": second_s, "changed": 0},
+        "nginx": {"tiny": wrk(tiny, 100), "io_20ms": wrk(200, io_p99), "static": wrk(50000, 5)},
+        "direct_tiny": wrk(tiny, 90), "direct_io_20ms": wrk(250, 80), "default_io_20ms": wrk(50, 900),
+        "websocket_broadcast": cast(cast_p99), "websocket_broadcast_pubsub": cast(cast_p99 / 10),
+    }
+    if first:
+        sample["websocket_hold"] = {"target": 10000, "still_open": 10000, "first_error": None}
+    return sample
+
+
+def results():
+    # wsgi-gunicorn's tiny view is far above asgi-gunicorn's in every round;
+    # their I/O p99 ranges overlap.
+    wsgi = [round_of(2900, 300, 400, 50, fresh=True, first=True), round_of(2000, 350, 500, 56), round_of(2500, 320, 450, 52)]
+    asgi = [round_of(550, 280, 90, 51, first=True), round_of(600, 340, 95, 60), round_of(580, 310, 99, 55)]
+    # The second round of asgi-gunicorn's broadcast lost messages: no latency from it.
+    asgi[1]["websocket_broadcast"].update(received=19000, p50_ms=None, p99_ms=None)
+    # Its pub/sub round broke (as run.py records a failed converge or broadcast).
+    asgi[1]["websocket_broadcast_pubsub"] = {"subscribers": 1000, "messages": 20, "received": 0, "expected": 20000,
+                                             "error": "RuntimeError: converge failed"}
+    stacks = {"wsgi-gunicorn": bench.aggregate(wsgi), "asgi-gunicorn": bench.aggregate(asgi)}
+    machine = {"date": "2026-12-03T12:00:00+00:00", "cpu": "test", "vcpus": 2, "memory_mb": 1024,
+               "kernel": "6", "nginx": "1.22", "system": "Debian GNU/Linux 12 (bookworm)"}
+    return {"machine": machine, "duration_s": 8, "connections": 64, "rounds": 3, "stacks": stacks,
+            "ceiling_return_200": bench.wrk_cell([wrk(100000, 4)] * 3)}
+
+
+def test_each_figure_is_the_median_of_its_rounds_with_their_range():
+    wsgi = results()["stacks"]["wsgi-gunicorn"]
+    assert wsgi["nginx"]["tiny"]["rps"] == 2500 and wsgi["nginx"]["tiny"]["rps_range"] == [2000, 2900]
+    assert wsgi["nginx"]["io_20ms"]["p99_range"] == [300, 350]
+    assert wsgi["second_converge"]["median"] == 52 and wsgi["second_converge"]["changed"] == 0
+    # The first round's converge was the fresh host's: the switches are the others.
+    assert wsgi["converge"]["fresh_host"] and wsgi["switches"]["runs"] == [70.0, 70.0]
+    assert wsgi["nginx_cost"]["median"] == 0.2 and wsgi["nginx_cost_tiny"]["max"] == 0
+    assert wsgi["websocket_broadcast"]["received"] == 60000
+
+
+def test_a_round_without_a_latency_is_left_out_of_the_latency_not_counted_as_zero():
+    cast = results()["stacks"]["asgi-gunicorn"]["websocket_broadcast"]
+    assert cast["p99_ms"]["runs"] == [90, 99] and cast["p99_ms"]["min"] == 90
+    assert cast["received"] == 59000 and cast["expected"] == 60000
+
+
+def test_the_report_tells_differences_beyond_the_spread_from_those_within_it():
+    text = bench.report(results())
+    assert "- Tiny view through nginx, req/s: wsgi-gunicorn 2500 [2000–2900] > asgi-gunicorn 580 [550–600]" in text
+    assert "- I/O view through nginx, p99 ms: wsgi-gunicorn 320 [300–350] ≈ asgi-gunicorn 310 [280–340]" in text
+    assert "| wsgi-gunicorn | 2500 [2000–2900]; 100 [100–100] |" in text
+
+
+def test_the_report_says_which_targets_are_met():
+    text = bench.report(results())
+    # wsgi-gunicorn's broadcast p99 is 400-500 ms.
+    assert ("on the core channel layer, p99 below 100 ms on every stack, in every round, every message received: "
+            "**not met**") in text
+    # Pub/sub: wsgi-gunicorn 40-50 ms, asgi-gunicorn 9-9.9 ms (one round broke).
+    assert ("on the pub/sub channel layer, p99 below 100 ms on every stack, in every round, every message received: "
+            "**not met** (wsgi-gunicorn 45 [40–50] ms, 60000 of 60000, asgi-gunicorn 9.4 [9–9.9] ms, 40000 of 60000)") in text
+    # A cost of 20% in every round.
+    assert "wsgi-gunicorn 20.0% [20.0%–20.0%] (**not met**)" in text
+    assert "Tiny view, asgi-gunicorn against wsgi-gunicorn: 0.23x (larger than the spread)" in text
+    assert "within 20 s over SSH: **not measured here**" in text
+
+
+def test_a_broadcast_target_is_met_only_when_every_round_of_every_stack_is_under_it_and_lost_nothing():
+    data = results()
+    data["stacks"].pop("wsgi-gunicorn")
+    target = "on the core channel layer, p99 below 100 ms on every stack, in every round, every message received: "
+    # asgi-gunicorn's rounds are all under 100 ms, but one lost messages.
+    assert target + "**not met** (asgi-gunicorn 94.5 [90–99] ms, 59000 of 60000)" in bench.report(data)
+    data["stacks"]["asgi-gunicorn"]["websocket_broadcast"]["received"] = 60000
+    assert target + "**met**" in bench.report(data)
+
+
+def test_the_report_compares_the_two_channel_layers_per_stack():
+    text = bench.report(results())
+    assert "- wsgi-gunicorn, p99 ms: core 450 [400–500] > pub/sub 45 [40–50]" in text
+    assert "| 225.0 / 450 [400–500] (60000 of 60000) | 22.5 / 45 [40–50] (60000 of 60000) |" in text
