@@ -3,7 +3,7 @@
 # numbers depend on the machine). Writes benchmark/results.json, RESULTS.md and
 # results.png. See benchmark/run.py for what it measures.
 #
-#   scripts/benchmark.sh                          # all four stacks, three rounds (about an hour)
+#   scripts/benchmark.sh                          # all four stacks, three rounds (79 minutes on 2 vCPUs)
 #   scripts/benchmark.sh wsgi-gunicorn asgi-daphne
 #   BENCH_SECONDS=15 BENCH_WS_TARGET=5000 BENCH_ROUNDS=5 scripts/benchmark.sh
 #   TEST_HOST_RELEASE=trixie scripts/benchmark.sh   # on Debian 13 (RESULTS.md names the release)
