@@ -16,6 +16,7 @@
 #   django_app_redis_url         channel layer's Redis, read from $DJANGO_APP_REDIS_URL
 #                                (the environment file)         (redis://127.0.0.1:6379/0)
 #   django_app_redis_max_connections  pool size per process     (1000)
+#   django_app_channel_layer     core | pubsub                  (core)
 #   django_app_cache             project | redis                (project)
 #   django_app_database          project | postgresql           (project)
 #   django_app_database_host, _port, _name, _user                PostgreSQL's
