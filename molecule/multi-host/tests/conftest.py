@@ -17,6 +17,10 @@ shared.SITE["tls"] = True
 
 LB, APP1, APP2, DATA = (f"django-stack-mh-{name}" for name in ("lb", "app1", "app2", "data"))
 ADDRESS = {LB: "172.31.251.10", APP1: "172.31.251.11", APP2: "172.31.251.12", DATA: "172.31.251.13"}
+# Each host's certificate and key (nginx_tls_self_signed), and the file of the
+# app hosts' certificates that the balancer trusts.
+CERTIFICATE, KEY = (f"/etc/nginx/tls/{shared.APP}.{kind}" for kind in ("crt", "key"))
+TRUST = f"/etc/nginx/django-stack/{shared.APP}-backends-trust.pem"
 # The passwords of molecule.yml.
 PASSWORDS = ("multi-host-test-redis-password", "multi-host test p@ss/word")
 

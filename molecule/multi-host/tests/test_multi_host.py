@@ -6,7 +6,7 @@ import json
 import shlex
 import time
 
-from conftest import ADDRESS, APP1, APP2, DATA, LB, PASSWORDS, shared
+from conftest import ADDRESS, APP1, APP2, CERTIFICATE, DATA, LB, PASSWORDS, TRUST, shared
 
 APP = shared.APP
 
@@ -132,19 +132,18 @@ def test_the_balancer_trusts_the_app_hosts_certificates_only(lb, apps):
     """proxy_ssl_verify: the balancer checks each app host's certificate against
     the ones site.yml read from the app hosts; another certificate in their place
     (the balancer's own, self-signed for the same name) and it refuses them."""
-    trust = f"/etc/nginx/django-stack/{APP}-backends-trust.pem"
-    bundle = lb.file(trust).content_string
+    bundle = lb.file(TRUST).content_string
     for app in apps:
-        assert app.file(f"/etc/nginx/tls/{APP}.crt").content_string in bundle
+        assert app.file(CERTIFICATE).content_string in bundle
     site = lb.file(f"/etc/nginx/sites-available/{APP}.conf").content_string
-    assert "proxy_ssl_verify on;" in site and f"proxy_ssl_trusted_certificate django-stack/{APP}-backends-trust.pem;" in site
-    assert lb.run(f"cp {trust} {trust}.saved && cp /etc/nginx/tls/{APP}.crt {trust} && systemctl reload nginx").rc == 0
+    assert "proxy_ssl_verify on;" in site and f"proxy_ssl_trusted_certificate {TRUST.removeprefix('/etc/nginx/')};" in site
+    assert lb.run(f"cp {TRUST} {TRUST}.saved && cp {CERTIFICATE} {TRUST} && systemctl reload nginx").rc == 0
     try:
         refused = shared.poll(lambda: (r := shared.fetch(lb, "/healthz")).status == 502 and r, 10)
         assert refused, "a certificate the balancer does not trust was accepted"
         assert "upstream SSL certificate verify error" in lb.check_output("tail -n 20 /var/log/nginx/error.log")
     finally:
-        lb.run(f"mv {trust}.saved {trust} && systemctl reload nginx")
+        lb.run(f"mv {TRUST}.saved {TRUST} && systemctl reload nginx")
     # Served again once the failed hosts' fail_timeout (10 s) has passed.
     assert shared.poll(lambda: shared.fetch(lb, "/healthz").status == 200, 30)
 

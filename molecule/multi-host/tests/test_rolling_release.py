@@ -6,7 +6,7 @@ through the balancer, to a host that serves."""
 import base64
 import re
 
-from conftest import APP1, APP2, LB, printed_passwords, shared
+from conftest import APP1, APP2, CERTIFICATE, KEY, LB, TRUST, printed_passwords, shared
 
 APP = shared.APP
 MARKER = "/release-marker/"
@@ -37,10 +37,6 @@ def under_load(lb, *extra):
     codes = shared.stop_load(lb, load)
     held = shared.stop_hold(lb)
     return result, codes, held
-
-
-CERTIFICATE, KEY = f"/etc/nginx/tls/{APP}.crt", f"/etc/nginx/tls/{APP}.key"
-TRUST = f"/etc/nginx/django-stack/{APP}-backends-trust.pem"
 
 
 def certificate(host):

@@ -37,6 +37,14 @@ def curl_options():
     return ["--cacert", CA_FILE, "--resolve", "localhost:443:127.0.0.1"] if SITE["tls"] else []
 
 
+def probe_tls(connect=False):
+    """The same for the test tools wsprobe and loadgen: the CA file, and with
+    `connect` (loadgen's) the address that localhost stands for."""
+    if not SITE["tls"]:
+        return []
+    return ["--cafile", CA_FILE, *(["--connect", "127.0.0.1"] if connect else [])]
+
+
 @dataclass
 class Response:
     status: int
@@ -109,8 +117,7 @@ def start_load(host, path, per_second=20, seconds=150):
     taken and what failed. Returns its pid.
     A request gets 30 s: on a test host that shares two vCPUs with another
     scenario's, a slow answer is not a failed one."""
-    tls = ["--cafile", CA_FILE, "--connect", "127.0.0.1"] if SITE["tls"] else []
-    command = shlex.join(["loadgen", *tls, "--per-second", str(per_second), "--seconds", str(seconds),
+    command = shlex.join(["loadgen", *probe_tls(connect=True), "--per-second", str(per_second), "--seconds", str(seconds),
                           "--max-time", str(LOAD_MAX_TIME), site_url(path), LOAD_CODES])
     # Where nginx's error log ends now: stop_load prints what follows.
     mark = f"(stat -c %s {NGINX_ERROR_LOG} || echo 0) > {LOAD_LOG_MARK} 2>/dev/null"
@@ -148,8 +155,7 @@ HOLD = "/tmp/ws-hold"
 def start_hold(host, sockets=50):
     """Hold `sockets` WebSockets to the echo consumer through nginx, in the
     background, reconnecting each one closed with 1001 (wsprobe hold)."""
-    tls = ["--cafile", CA_FILE] if SITE["tls"] else []
-    command = shlex.join(["wsprobe", *tls, "hold", site_url("/ws/echo/", "ws"), HOLD, "--sockets", str(sockets)])
+    command = shlex.join(["wsprobe", *probe_tls(), "hold", site_url("/ws/echo/", "ws"), HOLD, "--sockets", str(sockets)])
     out = host.run(f"rm -f {HOLD} {HOLD}.stop {HOLD}.out; nohup {command} > {HOLD}.out 2>&1 &")
     assert out.rc == 0, out.stderr
     assert poll(lambda: hold_status(host).get("first_open") == sockets, 30), hold_status(host)
@@ -169,8 +175,7 @@ def stop_hold(host):
 
 
 def wsprobe(host, *args):
-    tls = ["--cafile", CA_FILE] if SITE["tls"] else []
-    out = host.run(shlex.join(["wsprobe", *tls, *args]))
+    out = host.run(shlex.join(["wsprobe", *probe_tls(), *args]))
     try:
         return json.loads(out.stdout)
     except ValueError:
