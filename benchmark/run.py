@@ -171,12 +171,17 @@ def websocket_hold():
 SUBSCRIBERS, MESSAGES = 1000, 20
 
 
-def websocket_broadcast():
-    """The latency of a broadcast; a broadcast that broke received none of its messages."""
-    cast = json.loads(sh(f"python3 /usr/local/bin/wsload broadcast ws://127.0.0.1/ws/chat/bench/ "
-                         f"--subscribers {SUBSCRIBERS} --messages {MESSAGES}", timeout=300))
+def broadcast_record(**measured):
+    """A broadcast's entry: what was sent, and what wsload measured (or the
+    error that stopped it); a broadcast that broke received none of its messages."""
     return {"subscribers": SUBSCRIBERS, "messages": MESSAGES, "received": 0, "expected": SUBSCRIBERS * MESSAGES,
-            **cast}
+            **measured}
+
+
+def websocket_broadcast():
+    """The latency of a broadcast."""
+    return broadcast_record(**json.loads(sh(f"python3 /usr/local/bin/wsload broadcast ws://127.0.0.1/ws/chat/bench/ "
+                                            f"--subscribers {SUBSCRIBERS} --messages {MESSAGES}", timeout=300)))
 
 
 RELEASE_LOAD = "/tmp/bench-release-codes"
@@ -302,8 +307,7 @@ def measure(inventory, stack, fresh_host, first_round):
         converge(inventory, mode, server, "-e", "django_app_channel_layer=pubsub")
         sample["websocket_broadcast_pubsub"] = websocket_broadcast()
     except RuntimeError as failure:  # recorded, and the other figures still count
-        sample["websocket_broadcast_pubsub"] = {"subscribers": SUBSCRIBERS, "messages": MESSAGES, "received": 0,
-                                                "expected": SUBSCRIBERS * MESSAGES, "error": str(failure)[-500:]}
+        sample["websocket_broadcast_pubsub"] = broadcast_record(error=str(failure)[-500:])
     print(json.dumps(sample), flush=True)
     return sample
 
@@ -326,9 +330,9 @@ def wrk_cell(runs):
 
 def aggregate(samples):
     """A stack's entry of results.json from its rounds (oldest first)."""
+    switches = [s["converge"]["seconds"] for s in samples if not s["converge"].get("fresh_host")]
     entry = {"rounds": len(samples), "converge": samples[0]["converge"],
-             "switches": spread([s["converge"]["seconds"] for s in samples if not s["converge"].get("fresh_host")])
-             if any(not s["converge"].get("fresh_host") for s in samples) else None,
+             "switches": spread(switches) if switches else None,
              "second_converge": dict(spread([s["second_converge"]["seconds"] for s in samples]),
                                      changed=max(s["second_converge"]["changed"] for s in samples)),
              "nginx": {name: wrk_cell([s["nginx"][name] for s in samples]) for name in ("tiny", "io_20ms", "static")}}
@@ -559,8 +563,9 @@ def chart(results, path):
     width = 0.27
     for i, (label, row) in enumerate(cells.items()):
         # The bar is the median of the rounds; the line, their range.
-        errors = [[c["rps"] - c["rps_range"][0] for c in row], [c["rps_range"][1] - c["rps"] for c in row]]
-        ax.bar([x + (i - 1) * width for x in range(len(names))], [c["rps"] for c in row], width, label=label,
+        bars = [wrk_spread(cell, "rps") for cell in row]
+        errors = [[b["median"] - b["min"] for b in bars], [b["max"] - b["median"] for b in bars]]
+        ax.bar([x + (i - 1) * width for x in range(len(names))], [b["median"] for b in bars], width, label=label,
                yerr=errors, capsize=3)
     ax.set_xticks(range(len(names)), names)
     ax.set_ylabel("requests/s")
