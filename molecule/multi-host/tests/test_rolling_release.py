@@ -43,6 +43,34 @@ def certificate(host):
     return host.file(CERTIFICATE).content_string
 
 
+def ending_soon(lb, hosts):
+    """Each app host's certificate signed again, with the same names, to end in
+    10 days, and the balancer trusting it in place of the one it replaces: the
+    certificates before and after, each a list in the order of `hosts`."""
+    issued = [certificate(host) for host in hosts]
+    for host in hosts:
+        assert host.run(f"openssl x509 -in {CERTIFICATE} -signkey {KEY} -days 10 -out {CERTIFICATE}.new "
+                        f"&& mv {CERTIFICATE}.new {CERTIFICATE} && systemctl reload nginx").rc == 0
+    ending = [certificate(host) for host in hosts]
+    bundle = lb.file(TRUST).content_string
+    for old, new in zip(issued, ending):
+        bundle = bundle.replace(old, new)
+    encoded = base64.b64encode(bundle.encode()).decode()
+    assert lb.run(f"echo {encoded} | base64 -d > {TRUST} && systemctl reload nginx").rc == 0
+    assert shared.poll(lambda: {shared.fetch(lb, "/healthz").status for _ in range(6)} == {200}, 30)
+    return issued, ending
+
+
+def renewed_for_long(host):
+    """The host's certificate ends more than 800 days from now (signed again)."""
+    return host.run(f"openssl x509 -in {CERTIFICATE} -noout -checkend {800 * 86400}").rc == 0
+
+
+def verify_errors(lb):
+    """The balancer's refusals of an app host's certificate since start_load."""
+    return [line for line in shared.load_error_log(lb).splitlines() if "certificate verify" in line][:5]
+
+
 def test_a_release_rolls_over_the_app_hosts_and_back(lb, apps, tmp_path):
     """... and app host 1's certificate, 10 days from its end, is renewed on
     the way (nginx_tls_self_signed_renew_days: 30): the balancer trusts the new
@@ -51,25 +79,16 @@ def test_a_release_rolls_over_the_app_hosts_and_back(lb, apps, tmp_path):
     copy, text = shared.demo_copy(tmp_path, MARKER)
     before = [link(app, "current") for app in apps]
     assert answers(lb, 4) == {(404, answers(lb, 1).pop()[1])}
-    # App host 1's certificate signed again, with the same names, to end in 10
-    # days; the balancer trusts it in place of the one it replaces.
-    issued = certificate(apps[0])
-    assert apps[0].run(f"openssl x509 -in {CERTIFICATE} -signkey {KEY} -days 10 -out {CERTIFICATE}.new "
-                       f"&& mv {CERTIFICATE}.new {CERTIFICATE} && systemctl reload nginx").rc == 0
-    ending = certificate(apps[0])
-    bundle = base64.b64encode(lb.file(TRUST).content_string.replace(issued, ending).encode()).decode()
-    assert lb.run(f"echo {bundle} | base64 -d > {TRUST} && systemctl reload nginx").rc == 0
-    assert shared.poll(lambda: {shared.fetch(lb, "/healthz").status for _ in range(6)} == {200}, 30)
+    issued, ending = ending_soon(lb, apps[:1])
 
     result, codes, held = under_load(lb, *shared.json_vars(django_app_src=str(copy)))
     assert result.returncode == 0, result.stdout[-3000:]
     # A certificate served before the balancers trust it (or after they no
     # longer do) is refused; while app host 2 is out, nothing would serve.
-    verify_errors = [line for line in shared.load_error_log(lb).splitlines() if "certificate verify" in line]
-    assert verify_errors == [], verify_errors[:5]
+    assert verify_errors(lb) == []
     renewed = certificate(apps[0])
-    assert renewed not in (ending, issued)
-    assert apps[0].run(f"openssl x509 -in {CERTIFICATE} -noout -checkend {800 * 86400}").rc == 0, "not renewed"
+    assert renewed not in ending + issued
+    assert renewed_for_long(apps[0])
     trusted = lb.file(TRUST).content_string
     assert trusted.count("BEGIN CERTIFICATE") == 2 and renewed in trusted and certificate(apps[1]) in trusted
     # The plan names the shared Redis, without its password.
@@ -129,3 +148,32 @@ def test_a_failed_health_check_stops_the_rollout_and_takes_the_switched_hosts_ba
     # Both hosts are in the balancer again (app host 2 once switched back).
     backends = lb.file(f"/etc/nginx/django-stack/{APP}-backends.conf").content_string
     assert backends.count("server ") == 2 and " down" not in backends
+
+
+def test_a_batch_of_two_renews_both_certificates_and_the_balancer_trusts_each_first(lb, apps):
+    """Both app hosts in one batch (django_stack_serial=2), each with a
+    certificate 10 days from its end, and `--tags nginx` (nginx alone, so no
+    host is taken out and both serve throughout): the batch adds both new
+    certificates to the balancer's trust in one write before either host
+    serves its own, and the balancer's play then trusts those two only. Hosts
+    that each wrote the file would drop each other's: app host 1's new
+    certificate would be refused until the balancer's play."""
+    issued, ending = ending_soon(lb, apps)
+    before = [link(app, "current") for app in apps]
+    load = shared.start_load(lb, "/healthz", per_second=20, seconds=200)
+    result = shared.run_site("--tags", "nginx", "-e", "django_stack_serial=2")
+    codes = shared.stop_load(lb, load)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert verify_errors(lb) == []
+    assert set(codes) == {"200"} and sum(codes.values()) > 20, codes
+    renewed = [certificate(app) for app in apps]
+    assert not set(renewed) & set(ending + issued)
+    assert all(renewed_for_long(app) for app in apps)
+    trusted = lb.file(TRUST).content_string
+    assert trusted.count("BEGIN CERTIFICATE") == 2 and all(cert in trusted for cert in renewed)
+    # One batch: one write for both, from the first host of the batch.
+    out = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+    added = out.split("nginx : Add the batch's certificates to those each balancer trusts", 1)[1].split("TASK [", 1)[0]
+    assert f"changed: [{APP1} -> {LB}]" in added and APP2 not in added, added
+    # nginx alone: the release each host serves is the one before.
+    assert [link(app, "current") for app in apps] == before
