@@ -100,3 +100,35 @@ def test_the_report_compares_the_two_channel_layers_per_stack():
     text = bench.report(results())
     assert "- wsgi-gunicorn, p99 ms: core 450 [400–500] > pub/sub 45 [40–50]" in text
     assert "| 225.0 / 450 [400–500] (60000 of 60000) | 22.5 / 45 [40–50] (60000 of 60000) |" in text
+
+
+def pair(docker_s, ssh_s, ssh_changed=0):
+    return {"docker_exec": {"seconds": docker_s, "changed": 0}, "ssh": {"seconds": ssh_s, "changed": ssh_changed}}
+
+
+def with_second_runs(*ssh_seconds, ssh_changed=0):
+    """results() with one stack's second runs measured over both transports:
+    docker exec 60, 50, 55 s against SSH's `ssh_seconds`."""
+    data = results()
+    pairs = [pair(docker_s, ssh_s, ssh_changed) for docker_s, ssh_s in zip((60, 50, 55), ssh_seconds)]
+    data["second_runs"] = bench.second_runs({"wsgi-gunicorn": pairs}, 3, data["machine"])
+    return data
+
+
+def test_the_second_run_over_ssh_is_set_beside_docker_exec_round_by_round():
+    runs = with_second_runs(30, 20, 22)["second_runs"]["stacks"]["wsgi-gunicorn"]
+    assert runs["docker_exec"]["median"] == 55 and runs["ssh"]["runs"] == [30, 20, 22]
+    # The ratio is taken within each pair (0.5, 0.4, 0.4), then over them.
+    assert runs["ssh_vs_docker_exec"]["median"] == 0.4 and runs["ssh_vs_docker_exec"]["max"] == 0.5
+    text = bench.report(with_second_runs(30, 20, 22))
+    assert "| wsgi-gunicorn | 55 [50–60] s, changed=0 | 22 [20–30] s, changed=0 | 0.40x [0.40x–0.50x] |" in text
+    assert "- wsgi-gunicorn, s: docker exec 55 [50–60] > SSH 22 [20–30]" in text
+
+
+def test_the_ssh_target_is_met_only_when_every_round_is_within_20_s_and_changed_nothing():
+    target = "- Second run within 20 s over SSH, in every round, with changed=0: "
+    assert target + "**not met** (wsgi-gunicorn 19 [18–21] s, changed=0)" in bench.report(with_second_runs(21, 18, 19))
+    assert target + "**met** (wsgi-gunicorn 19 [18–20] s, changed=0)" in bench.report(with_second_runs(20, 18, 19))
+    assert target + "**not met**" in bench.report(with_second_runs(20, 18, 19, ssh_changed=1))
+    # Without them, the report says what it could not measure.
+    assert "within 20 s over SSH: **not measured here**" in bench.report(results())
