@@ -313,6 +313,7 @@ def main_releases(stacks):
 
 
 def write_beside(results):
+    """results.json and the RESULTS.md made from it."""
     out = ROOT / "benchmark"
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "RESULTS.md").write_text(report(results))
@@ -450,11 +451,9 @@ def main(stacks):
                            "stacks": {stack: samples[stack][0]["releases"] for stack in stacks}}
     results["second_runs"] = second_runs({stack: [s["second_runs"] for s in samples[stack]] for stack in stacks}, ROUNDS,
                                          results["machine"])
-    out = ROOT / "benchmark"
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "RESULTS.md").write_text(report(results))
-    chart(results, out / "results.png")
-    print(f"wrote {out}/results.json, RESULTS.md, results.png")
+    write_beside(results)
+    chart(results, ROOT / "benchmark" / "results.png")
+    print(f"wrote {ROOT / 'benchmark'}/results.png")
 
 
 def span(low, high, fmt):
