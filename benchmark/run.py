@@ -6,6 +6,8 @@
                                                    the results of an earlier full run)
     scripts/benchmark.sh --second-runs [STACK ...]  (the second run over both transports
                                                      alone, likewise)
+    scripts/benchmark.sh --explain                 (where the tiny view's time goes and what
+                                                    worker recycling costs: benchmark/explain.py)
 
 In each of BENCH_ROUNDS rounds (3 unless given) it takes every stack in turn,
 so that the rounds of one stack are spread over the run as the others' are:
@@ -137,7 +139,11 @@ def direct_and_default(mode, server, io_path):
         tuned = (f"{VENV}/uwsgi --strict --master --need-app --module {APP}.wsgi:application "
                  f"--chdir /srv/{APP}/current/app --single-interpreter --enable-threads --buffer-size 32768 "
                  f"--processes {ini('processes')} --threads {ini('threads')} --disable-logging "
-                 f"--http-socket 127.0.0.1:9001")
+                 # The served instance's recycling too: it costs throughput and
+                 # tail (all workers once recycled together), and is no part of
+                 # what nginx costs.
+                 f"--max-requests {ini('max-requests')} --max-requests-delta {ini('max-requests-delta')} "
+                 f"--harakiri {ini('harakiri')} --http-socket 127.0.0.1:9001")
         default = f"{VENV}/uwsgi --http-socket 127.0.0.1:9002 --module {APP}.wsgi:application --chdir /srv/{APP}/current/app"
     else:  # daphne: its program's processes serve on unix sockets; the same
         # number, with the same options, share one TCP socket here (as Supervisor
@@ -681,5 +687,9 @@ if __name__ == "__main__":
         main_releases(sys.argv[2:] or STACKS)
     elif sys.argv[1:2] == ["--second-runs"]:
         main_second_runs(sys.argv[2:] or STACKS)
+    elif sys.argv[1:2] == ["--explain"]:
+        import explain  # benchmark/explain.py: it imports this module's helpers
+
+        explain.main()
     else:
         main(sys.argv[1:] or STACKS)
