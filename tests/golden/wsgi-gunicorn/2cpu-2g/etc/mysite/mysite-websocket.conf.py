@@ -10,7 +10,7 @@
 #   gunicorn_workers        worker processes                 (2 * vCPUs + 1, memory-capped)
 #   gunicorn_threads        threads per gthread worker       (1)
 #   gunicorn_timeout, gunicorn_graceful_timeout, gunicorn_keepalive   (30, 30, 5)
-#   gunicorn_max_requests, gunicorn_max_requests_jitter                (1000, 100)
+#   gunicorn_max_requests, gunicorn_max_requests_jitter              (10000, 1000)
 #   gunicorn_bind           address Gunicorn binds itself    (empty: socket activation)
 #   django_app_code_dir     the app's directory (chdir)      (/srv/<name>/current/app)
 #   django_app_websocket_drain_seconds   a stopping Uvicorn worker's drain   (10)
@@ -77,8 +77,8 @@ graceful_timeout = 30
 keepalive = 5
 
 # Recycle workers now and then, each after a different count.
-max_requests = 1000
-max_requests_jitter = 100
+max_requests = 10000
+max_requests_jitter = 1000
 
 
 def post_fork(server, worker):
