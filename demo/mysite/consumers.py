@@ -30,6 +30,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    async def dispatch(self, message):
+        # Channels (4.2 and later) runs Django's close_old_connections() before
+        # every handler, through the one thread that runs sync code for the
+        # whole process: a broadcast to 1,000 sockets waits for 1,000 of those
+        # hops in turn. Chat messages from the channel layer touch no database,
+        # so they skip it; connect, receive and disconnect keep it.
+        # (benchmark/RESULTS.md: the broadcast's p99 with and without it.)
+        if message["type"] == "chat.message":
+            await self.chat_message(message)
+        else:
+            await super().dispatch(message)
+
     async def receive(self, text_data=None, bytes_data=None):
         await self.channel_layer.group_send(
             self.group,
@@ -48,3 +60,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 }
             )
         )
+
+
+class ChatConsumerChannelsDispatch(ChatConsumer):
+    """The same chat with Channels' own dispatch (its database clean-up before
+    every message), for the benchmark to compare the two side by side."""
+
+    dispatch = AsyncWebsocketConsumer.dispatch
