@@ -6,6 +6,8 @@
                                                    the results of an earlier full run)
     scripts/benchmark.sh --second-runs [STACK ...]  (the second run over both transports
                                                      alone, likewise)
+    scripts/benchmark.sh --broadcasts [STACK ...]   (the broadcasts alone, in rounds,
+                                                     written over those of an earlier full run)
     scripts/benchmark.sh --explain                 (where the tiny view's time goes and what
                                                     worker recycling costs: benchmark/explain.py)
 
@@ -24,9 +26,12 @@ host, against 127.0.0.1 only, with wrk (Debian's package) at 64 connections:
     on a TCP port (nginx's overhead), and the same server with its
     out-of-the-box defaults (the gain from tuning);
   - nginx answering `return 200` (the ceiling of the host);
-  - the p99 latency of a WebSocket broadcast to 1,000 subscribers through nginx,
-    on the channel layer the roles default to (channels-redis' core layer), then
-    on its pub/sub layer (django_app_channel_layer=pubsub, one more converge);
+  - the p99 latency of a WebSocket broadcast to 1,000 subscribers (from 4
+    client processes) through nginx, on the channel layer the roles default to
+    (channels-redis' core layer): to the demo's chat, and to the same chat with
+    Channels' own dispatch (a database clean-up before every message, which the
+    demo's consumer skips); then on the pub/sub layer
+    (django_app_channel_layer=pubsub, one more converge);
   - nginx answering `return 200` (the ceiling of the host), once a round;
 and in the first round only:
   - WebSockets held through nginx (ramp to 10,000, bounded);
@@ -182,19 +187,43 @@ def websocket_hold():
 
 
 SUBSCRIBERS, MESSAGES = 1000, 20
+# The subscribers' sockets are spread over this many client processes, as they
+# are over browsers: one process reading all 1,000 frames in turn adds its own
+# time per frame to the latency it measures.
+CLIENTS = 4
+# The demo's chat, and the same chat with Channels' own dispatch (which runs
+# Django's close_old_connections() through the one sync thread before every
+# message; the demo's consumer skips it for channel-layer messages).
+CHAT, CHAT_CHANNELS_DISPATCH = "/ws/chat/bench/", "/ws/chat-channels-dispatch/bench/"
 
 
 def broadcast_record(**measured):
     """A broadcast's entry: what was sent, and what wsload measured (or the
     error that stopped it); a broadcast that broke received none of its messages."""
-    return {"subscribers": SUBSCRIBERS, "messages": MESSAGES, "received": 0, "expected": SUBSCRIBERS * MESSAGES,
-            **measured}
+    return {"subscribers": SUBSCRIBERS, "messages": MESSAGES, "clients": CLIENTS, "received": 0,
+            "expected": SUBSCRIBERS * MESSAGES, **measured}
 
 
-def websocket_broadcast():
-    """The latency of a broadcast."""
-    return broadcast_record(**json.loads(sh(f"python3 /usr/local/bin/wsload broadcast ws://127.0.0.1/ws/chat/bench/ "
-                                            f"--subscribers {SUBSCRIBERS} --messages {MESSAGES}", timeout=300)))
+def websocket_broadcast(path=CHAT):
+    """The latency of a broadcast through nginx to the chat at `path`."""
+    return broadcast_record(**json.loads(sh(f"python3 /usr/local/bin/wsload broadcast ws://127.0.0.1{path} "
+                                            f"--subscribers {SUBSCRIBERS} --messages {MESSAGES} --clients {CLIENTS}",
+                                            timeout=300)))
+
+
+def broadcasts(inventory, mode, server, number):
+    """One round's broadcasts of a converged stack: on the core layer the demo's
+    chat and the same chat with Channels' dispatch, back to back (which one
+    first alternating with the round), then on the pub/sub layer after one more
+    run that switches the settings (the next converge switches them back)."""
+    order = [("websocket_broadcast", CHAT), ("websocket_broadcast_channels_dispatch", CHAT_CHANNELS_DISPATCH)]
+    sample = {name: websocket_broadcast(path) for name, path in order[::1 if number % 2 == 0 else -1]}
+    try:
+        converge(inventory, mode, server, "-e", "django_app_channel_layer=pubsub")
+        sample["websocket_broadcast_pubsub"] = websocket_broadcast()
+    except RuntimeError as failure:  # recorded, and the other figures still count
+        sample["websocket_broadcast_pubsub"] = broadcast_record(error=str(failure)[-500:])
+    return sample
 
 
 RELEASE_LOAD = "/tmp/bench-release-codes"
@@ -352,6 +381,28 @@ def main_second_runs(stacks):
     write_beside(results)
 
 
+def main_broadcasts(stacks):
+    """The broadcast figures alone, on a fresh host, BENCH_ROUNDS rounds each
+    taking every stack in turn, written over an earlier full run's."""
+    results = json.loads((ROOT / "benchmark" / "results.json").read_text())
+    inventory, _ = start_host()
+    samples = {stack: [] for stack in stacks}
+    for number in range(ROUNDS):
+        print(f"==> round {number + 1} of {ROUNDS}", flush=True)
+        for stack in stacks:
+            mode, server = stack.split("-")
+            print(f"==> {stack}: broadcasts", flush=True)
+            converge(inventory, mode, server)
+            samples[stack].append(broadcasts(inventory, mode, server, number))
+            print(json.dumps(samples[stack][-1]), flush=True)
+    for stack in stacks:
+        for name in BROADCASTS + ("channels_dispatch_vs_demo",):
+            results["stacks"][stack].pop(name, None)
+        results["stacks"][stack].update(broadcast_cells(samples[stack]))
+    results["broadcasts"] = {"machine": machine(), "rounds": ROUNDS}
+    write_beside(results)
+
+
 def second_runs(pairs, rounds, where):
     """results.json's second_runs: per stack, each transport's second runs and
     SSH's time as a share of docker exec's (within a pair, then over them)."""
@@ -377,16 +428,9 @@ def measure(inventories, stack, number, fresh_host):
     sample["direct_tiny"], sample["direct_io_20ms"], sample["default_io_20ms"] = direct_and_default(mode, server, io_path)
     if first_round:
         sample["websocket_hold"] = websocket_hold()
-    sample["websocket_broadcast"] = websocket_broadcast()
     if first_round:
         sample["releases"] = releases(inventory, mode, server)
-    # The same broadcast on the pub/sub channel layer: one more run switches
-    # the settings (the next stack's converge switches them back).
-    try:
-        converge(inventory, mode, server, "-e", "django_app_channel_layer=pubsub")
-        sample["websocket_broadcast_pubsub"] = websocket_broadcast()
-    except RuntimeError as failure:  # recorded, and the other figures still count
-        sample["websocket_broadcast_pubsub"] = broadcast_record(error=str(failure)[-500:])
+    sample.update(broadcasts(inventory, mode, server, number))
     print(json.dumps(sample), flush=True)
     return sample
 
@@ -423,10 +467,25 @@ def aggregate(samples):
                                                   for s in samples], 2)
     entry["nginx_cost"] = spread([1 - s["nginx"]["io_20ms"]["rps"] / s["direct_io_20ms"]["rps"] for s in samples], 3)
     entry["nginx_cost_tiny"] = spread([1 - s["nginx"]["tiny"]["rps"] / s["direct_tiny"]["rps"] for s in samples], 3)
-    for layer in ("", "_pubsub"):
-        entry[f"websocket_broadcast{layer}"] = broadcast_cell([s[f"websocket_broadcast{layer}"] for s in samples])
+    entry.update(broadcast_cells(samples))
     entry["websocket_hold"] = samples[0]["websocket_hold"]
     return entry
+
+
+BROADCASTS = ("websocket_broadcast", "websocket_broadcast_channels_dispatch", "websocket_broadcast_pubsub")
+
+
+def broadcast_cells(samples):
+    """The broadcast figures of a stack over its rounds, and what Channels'
+    dispatch costs: its p99 over the demo chat's, within a round, then over the
+    rounds (the rounds where both have one)."""
+    cells = {name: broadcast_cell([s[name] for s in samples]) for name in BROADCASTS if name in samples[0]}
+    ratios = [s["websocket_broadcast_channels_dispatch"]["p99_ms"] / s["websocket_broadcast"]["p99_ms"]
+              for s in samples if s.get("websocket_broadcast_channels_dispatch", {}).get("p99_ms")
+              and s["websocket_broadcast"].get("p99_ms")]
+    if ratios:
+        cells["channels_dispatch_vs_demo"] = spread(ratios, 2)
+    return cells
 
 
 def broadcast_cell(casts):
@@ -582,15 +641,14 @@ def report(results):
               "socket-activated servers and Daphne that is a second instance with the same settings). "
               "Both ratios are taken within a round, then over the rounds.", "",
               "## WebSockets through nginx, and converge times", "",
-              "| stack | held (of target; first round) | broadcast to 1,000, core layer: p50 / p99 ms "
-              "| the same, pub/sub layer | converge | switch | second run (docker exec) |",
-              "|---|---|---|---|---|---|---|"]
+              "| stack | held (of target; first round) | converge | switch | second run (docker exec) |",
+              "|---|---|---|---|---|"]
     for name, s in stacks.items():
         h, c = s["websocket_hold"], s["converge"]
         held = f"{h.get('still_open', 0)} of {h.get('target', WS_TARGET)}" + (f" ({h['first_error']})" if h.get("first_error") else "")
         kind = "fresh host" if c.get("fresh_host") else "switch"
         second = s["second_converge"]
-        lines.append(f"| {name} | {held} | {cast(s['websocket_broadcast'])} | {cast(s['websocket_broadcast_pubsub'])} "
+        lines.append(f"| {name} | {held} "
                      f"| {c['seconds']} s (first round, {kind}) | {figure(s['switches'], lambda v: f'{v:g}')} s "
                      f"| {figure(second, lambda v: f'{v:g}')} s, changed={second['changed']} |")
     if len(stacks) > 1:
@@ -611,13 +669,7 @@ def report(results):
         lines.append("- nginx cost, tiny view: " + ranking({n: s["nginx_cost_tiny"] for n, s in stacks.items()}, percent))
         lines.append("- Second run, s: " + ranking({n: s["second_converge"] for n, s in stacks.items()},
                                                    lambda v: f"{v:g}"))
-    lines += ["", "## Broadcast: the core channel layer against the pub/sub layer", "",
-              "Per stack, the p99 of the same broadcast in the same round on each layer (`>`: apart beyond the "
-              "spread, `≈`: within it).", ""]
-    for name, s in stacks.items():
-        lines.append(f"- {name}, p99 ms: " + ranking({"core": s["websocket_broadcast"]["p99_ms"],
-                                                      "pub/sub": s["websocket_broadcast_pubsub"]["p99_ms"]},
-                                                     lambda v: f"{v:g}"))
+    lines += broadcast_section(results)
     if results.get("second_runs"):
         lines += second_run_section(results["second_runs"])
     lines += ["", "## Targets of issue 16", ""] + targets(stacks, results.get("second_runs")) + [""]
@@ -636,6 +688,39 @@ def report(results):
             lines.append(f"| {name} | {cell(s['code_only'])} | {cell(s['new_dependency'])} | {cell(s['rollback'])} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def broadcast_section(results):
+    """The broadcasts: each channel layer, and Channels' dispatch against the demo chat's."""
+    stacks, ms = results["stacks"], lambda v: f"{v:g}"
+    measured = results.get("broadcasts") or {"machine": results["machine"], "rounds": results.get("rounds", 1)}
+    some = next(iter(stacks.values()))["websocket_broadcast"]["runs"][0]
+    lines = ["", "## Broadcast to 1,000 subscribers through nginx", "",
+             f"Measured on {measured['machine']['date']}, {measured['rounds']} rounds, each taking every stack in "
+             f"turn{' (`--broadcasts`, apart from the run above)' if results.get('broadcasts') else ''}: "
+             f"{some.get('subscribers')} sockets to one chat room from {some.get('clients', 1)} client process(es), "
+             f"{some.get('messages')} messages sent 0.2 s apart from one of them, the latency of each from send "
+             "to receipt. The demo's chat skips the database clean-up that Channels' own dispatch runs before "
+             "each message; the same chat with Channels' dispatch is measured in the same round. "
+             "p50 / p99 ms [range of the p99] (received of expected).", "",
+             "| stack | core layer | core layer, Channels' dispatch | pub/sub layer | Channels' dispatch / demo chat, p99 |",
+             "|---|---|---|---|---|"]
+    for name, s in stacks.items():
+        dispatch = s.get("websocket_broadcast_channels_dispatch")
+        ratio = s.get("channels_dispatch_vs_demo")
+        lines.append(f"| {name} | {cast(s['websocket_broadcast'])} | {cast(dispatch) if dispatch else 'not measured'} "
+                     f"| {cast(s['websocket_broadcast_pubsub'])} "
+                     f"| {figure(ratio, lambda v: f'{v:.2f}x') if ratio else 'not measured'} |")
+    lines += ["", "Per stack, the p99 of the broadcasts of the same round (`>`: apart beyond the spread, "
+              "`≈`: within it).", ""]
+    for name, s in stacks.items():
+        lines.append(f"- {name}, p99 ms: " + ranking({"core": s["websocket_broadcast"]["p99_ms"],
+                                                      "pub/sub": s["websocket_broadcast_pubsub"]["p99_ms"]}, ms))
+        if s.get("websocket_broadcast_channels_dispatch"):
+            lines.append(f"- {name}, p99 ms: " + ranking(
+                {"Channels' dispatch": s["websocket_broadcast_channels_dispatch"]["p99_ms"],
+                 "demo chat": s["websocket_broadcast"]["p99_ms"]}, ms))
+    return lines
 
 
 def second_run_section(measured):
@@ -685,6 +770,8 @@ def chart(results, path):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--releases"]:
         main_releases(sys.argv[2:] or STACKS)
+    elif sys.argv[1:2] == ["--broadcasts"]:
+        main_broadcasts(sys.argv[2:] or STACKS)
     elif sys.argv[1:2] == ["--second-runs"]:
         main_second_runs(sys.argv[2:] or STACKS)
     elif sys.argv[1:2] == ["--explain"]:

@@ -6,6 +6,7 @@
 #   scripts/benchmark.sh                          # all four stacks, three rounds (79 minutes on 2 vCPUs)
 #   scripts/benchmark.sh wsgi-gunicorn asgi-daphne
 #   scripts/benchmark.sh --explain                # the ASGI overhead and the cost of recycling (EXPLAIN.md)
+#   scripts/benchmark.sh --broadcasts             # the broadcasts alone, in rounds (about 40 minutes)
 #   BENCH_SECONDS=15 BENCH_WS_TARGET=5000 BENCH_ROUNDS=5 scripts/benchmark.sh
 #   TEST_HOST_RELEASE=trixie scripts/benchmark.sh   # on Debian 13 (RESULTS.md names the release)
 set -euo pipefail
