@@ -8,6 +8,8 @@
                                                      alone, likewise)
     scripts/benchmark.sh --broadcasts [STACK ...]   (the broadcasts alone, in rounds,
                                                      written over those of an earlier full run)
+    scripts/benchmark.sh --compression [STACK ...]  (the broadcast with WebSocket compression
+                                                     off and on, in rounds, on the Uvicorn stacks)
     scripts/benchmark.sh --explain                 (where the tiny view's time goes and what
                                                     worker recycling costs: benchmark/explain.py)
 
@@ -28,10 +30,10 @@ host, against 127.0.0.1 only, with wrk (Debian's package) at 64 connections:
   - nginx answering `return 200` (the ceiling of the host);
   - the p99 latency of a WebSocket broadcast to 1,000 subscribers (from 4
     client processes) through nginx, on the channel layer the roles default to
-    (channels-redis' core layer): to the demo's chat, and to the same chat with
-    Channels' own dispatch (a database clean-up before every message, which the
-    demo's consumer skips); then on the pub/sub layer
-    (django_app_channel_layer=pubsub, one more converge);
+    (channels-redis' pub/sub layer), then on its core layer
+    (django_app_channel_layer=core, one more converge): to the demo's chat, and
+    to the same chat with Channels' own dispatch (a database clean-up before
+    every message, which the demo's consumer skips);
   - nginx answering `return 200` (the ceiling of the host), once a round;
 and in the first round only:
   - WebSockets held through nginx (ramp to 10,000, bounded);
@@ -212,17 +214,18 @@ def websocket_broadcast(path=CHAT):
 
 
 def broadcasts(inventory, mode, server, number):
-    """One round's broadcasts of a converged stack: on the core layer the demo's
-    chat and the same chat with Channels' dispatch, back to back (which one
-    first alternating with the round), then on the pub/sub layer after one more
-    run that switches the settings (the next converge switches them back)."""
+    """One round's broadcasts of a stack converged with the roles' defaults: on
+    the pub/sub layer (the default) the demo's chat; then, after one more run
+    that switches the settings to the core layer (the next converge switches
+    them back), the demo's chat and the same chat with Channels' dispatch, back
+    to back (which one first alternating with the round)."""
+    sample = {"websocket_broadcast_pubsub": websocket_broadcast()}
     order = [("websocket_broadcast", CHAT), ("websocket_broadcast_channels_dispatch", CHAT_CHANNELS_DISPATCH)]
-    sample = {name: websocket_broadcast(path) for name, path in order[::1 if number % 2 == 0 else -1]}
     try:
-        converge(inventory, mode, server, "-e", "django_app_channel_layer=pubsub")
-        sample["websocket_broadcast_pubsub"] = websocket_broadcast()
+        converge(inventory, mode, server, "-e", "django_app_channel_layer=core")
+        sample.update({name: websocket_broadcast(path) for name, path in order[::1 if number % 2 == 0 else -1]})
     except RuntimeError as failure:  # recorded, and the other figures still count
-        sample["websocket_broadcast_pubsub"] = broadcast_record(error=str(failure)[-500:])
+        sample.update({name: broadcast_record(error=str(failure)[-500:]) for name, _ in order})
     return sample
 
 
@@ -401,6 +404,63 @@ def main_broadcasts(stacks):
         results["stacks"][stack].update(broadcast_cells(samples[stack]))
     results["broadcasts"] = {"machine": machine(), "rounds": ROUNDS}
     write_beside(results)
+
+
+# The stacks whose WebSockets Uvicorn workers serve (Daphne never compresses).
+UVICORN_STACKS = ["wsgi-gunicorn", "wsgi-uwsgi", "asgi-gunicorn"]
+
+
+def main_compression(stacks):
+    """The broadcast with WebSocket compression off (the roles' default) and on
+    (gunicorn_websocket_per_message_deflate=true), on a fresh host, BENCH_ROUNDS
+    rounds each taking every stack in turn, the two back to back (which one first
+    alternating with the round); written beside an earlier full run's results."""
+    results = json.loads((ROOT / "benchmark" / "results.json").read_text())
+    inventory, _ = start_host()
+    pairs = {stack: [] for stack in stacks}
+    for number in range(ROUNDS):
+        print(f"==> round {number + 1} of {ROUNDS}", flush=True)
+        for stack in stacks:
+            mode, server = stack.split("-")
+            print(f"==> {stack}: compression off and on", flush=True)
+            order = [("off", []), ("on", ["-e", "gunicorn_websocket_per_message_deflate=true"])]
+            pair = {}
+            for name, extra in order[::1 if number % 2 == 0 else -1]:
+                converge(inventory, mode, server, *extra)
+                pair[name] = websocket_broadcast()
+            pairs[stack].append(pair)
+            print(json.dumps(pair), flush=True)
+    results["compression"] = compression(pairs, ROUNDS, machine())
+    write_beside(results)
+
+
+def compression(pairs, rounds, where):
+    """results.json's compression: per stack, the broadcast with compression off
+    and on, and on's p99 over off's (within a round, then over the rounds)."""
+    return {"machine": where, "rounds": rounds, "stacks": {stack: {
+        "off": broadcast_cell([p["off"] for p in runs]), "on": broadcast_cell([p["on"] for p in runs]),
+        "on_vs_off": spread([p["on"]["p99_ms"] / p["off"]["p99_ms"] for p in runs
+                             if p["on"].get("p99_ms") and p["off"].get("p99_ms")] or [0], 2)}
+        for stack, runs in pairs.items()}}
+
+
+def compression_section(measured):
+    """The broadcast with and without WebSocket compression, side by side."""
+    m, ms = measured["machine"], lambda v: f"{v:g}"
+    lines = ["", "## WebSocket compression (permessage-deflate) on the Uvicorn stacks", "",
+             f"Measured on {m['date']} ({m['cpu']}, {m['vcpus']} vCPUs, {m.get('system', '')}), {measured['rounds']} "
+             "rounds, each taking every stack in turn (`--compression`): the broadcast to 1,000 subscribers on the "
+             "roles' defaults, with Uvicorn's per-message deflate off (the default) and on "
+             "(`gunicorn_websocket_per_message_deflate=true`; the clients offer it, as browsers do), back to back, "
+             "which one first alternating. p50 / p99 ms [range of the p99] (received of expected); the ratio is "
+             "taken within a round, then over the rounds.", "",
+             "| stack | compression off | compression on | on / off, p99 |", "|---|---|---|---|"]
+    for name, s in measured["stacks"].items():
+        lines.append(f"| {name} | {cast(s['off'])} | {cast(s['on'])} | {figure(s['on_vs_off'], lambda v: f'{v:.2f}x')} |")
+    lines.append("")
+    for name, s in measured["stacks"].items():
+        lines.append(f"- {name}, p99 ms: " + ranking({"on": s["on"]["p99_ms"], "off": s["off"]["p99_ms"]}, ms))
+    return lines
 
 
 def second_runs(pairs, rounds, where):
@@ -670,6 +730,8 @@ def report(results):
         lines.append("- Second run, s: " + ranking({n: s["second_converge"] for n, s in stacks.items()},
                                                    lambda v: f"{v:g}"))
     lines += broadcast_section(results)
+    if results.get("compression"):
+        lines += compression_section(results["compression"])
     if results.get("second_runs"):
         lines += second_run_section(results["second_runs"])
     lines += ["", "## Targets of issue 16", ""] + targets(stacks, results.get("second_runs")) + [""]
@@ -770,6 +832,8 @@ def chart(results, path):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--releases"]:
         main_releases(sys.argv[2:] or STACKS)
+    elif sys.argv[1:2] == ["--compression"]:
+        main_compression(sys.argv[2:] or UVICORN_STACKS)
     elif sys.argv[1:2] == ["--broadcasts"]:
         main_broadcasts(sys.argv[2:] or STACKS)
     elif sys.argv[1:2] == ["--second-runs"]:

@@ -7,6 +7,7 @@
 #   scripts/benchmark.sh wsgi-gunicorn asgi-daphne
 #   scripts/benchmark.sh --explain                # the ASGI overhead and the cost of recycling (EXPLAIN.md)
 #   scripts/benchmark.sh --broadcasts             # the broadcasts alone, in rounds (about 40 minutes)
+#   scripts/benchmark.sh --compression            # the broadcast with WebSocket compression off and on
 #   BENCH_SECONDS=15 BENCH_WS_TARGET=5000 BENCH_ROUNDS=5 scripts/benchmark.sh
 #   TEST_HOST_RELEASE=trixie scripts/benchmark.sh   # on Debian 13 (RESULTS.md names the release)
 set -euo pipefail

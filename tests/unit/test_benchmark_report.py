@@ -151,3 +151,19 @@ def test_the_ssh_target_is_met_only_when_every_round_is_within_20_s_and_changed_
     assert target + "**not met**" in bench.report(with_second_runs(20, 18, 19, ssh_changed=1))
     # Without them, the report says what it could not measure.
     assert "within 20 s over SSH: **not measured here**" in bench.report(results())
+
+
+def test_compression_is_compared_within_a_round_and_reported_beside_the_rest():
+    data = results()
+    pairs = [{"off": cast(80), "on": cast(120)}, {"off": cast(90), "on": cast(90)}, {"off": cast(100), "on": cast(150)}]
+    # A round whose broadcast broke has no ratio.
+    pairs.append({"off": cast(85), "on": {"received": 0, "expected": 20000, "p50_ms": None, "p99_ms": None}})
+    data["compression"] = bench.compression({"asgi-gunicorn": pairs}, 4, data["machine"])
+    cell = data["compression"]["stacks"]["asgi-gunicorn"]
+    assert cell["on_vs_off"]["runs"] == [1.5, 1.0, 1.5] and cell["on_vs_off"]["median"] == 1.5
+    assert cell["on"]["received"] == 60000 and cell["on"]["expected"] == 80000
+    text = bench.report(data)
+    assert "## WebSocket compression (permessage-deflate) on the Uvicorn stacks" in text
+    assert ("| asgi-gunicorn | 43.8 / 87.5 [80–100] (80000 of 80000) | 60.0 / 120 [90–150] (60000 of 80000) "
+            "| 1.50x [1.00x–1.50x] |") in text
+    assert "- asgi-gunicorn, p99 ms: on 120 [90–150] ≈ off 87.5 [80–100]" in text

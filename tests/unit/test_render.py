@@ -19,8 +19,10 @@ GOLDEN = ROOT / "tests" / "golden"
 STACKS = ["wsgi-gunicorn", "wsgi-uwsgi", "asgi-gunicorn", "asgi-daphne"]
 # Hosts: a small Debian 12 one, and a large Debian 13 one serving HTTPS, so both
 # kinds of site and both releases (nginx 1.22's and 1.26's HTTP/2 syntax) are covered.
+# The large one also compresses WebSocket frames, so both settings are rendered.
 SIZES = {"2cpu-2g": (2, 2048, []),
-         "16cpu-32g-tls-debian13": (16, 32768, ["-e", "nginx_tls_enabled=true", "-e", "render_system=Debian-13"])}
+         "16cpu-32g-tls-debian13": (16, 32768, ["-e", "nginx_tls_enabled=true", "-e", "render_system=Debian-13",
+                                                 "-e", "gunicorn_websocket_per_message_deflate=true"])}
 CASES = [(stack, size) for stack in STACKS for size in SIZES]
 
 

@@ -21,7 +21,7 @@ def test_group_messages_go_through_the_chosen_channel_layer(host, host_vars):
     """django_app_channel_layer, as Redis sees it during a chat: the pub/sub
     layer PUBLISHes each group message once to the group's channel; the core
     layer keeps the group as a sorted set and publishes nothing."""
-    layer = host_vars.get("django_app_channel_layer", "core")
+    layer = host_vars.get("django_app_channel_layer", "pubsub")
     # The URL (it may hold Redis's password) is read in the host, never printed.
     monitor = (f"set -a; . /etc/{APP}/env; timeout 10 redis-cli -u \"$DJANGO_APP_REDIS_URL\" monitor "
                "> /tmp/redis-monitor 2>&1 &")
@@ -53,3 +53,20 @@ def test_websocket_from_a_foreign_origin_is_refused(host):
         + shlex.join([*curl_options(), site_url("/ws/echo/")])
     )
     assert out.stdout == "403"
+
+
+def test_no_stack_compresses_websocket_frames(host):
+    """Browsers offer permessage-deflate in every handshake; no stack agrees to
+    it (gunicorn_websocket_per_message_deflate is off, Daphne never does), so no
+    frame to any socket costs a compression."""
+    origin = site_url("/").rstrip("/")
+    handshake = ["curl", "-sS", "-i", "--http1.1", "--max-time", "3", *curl_options(),
+                 "-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H", "Sec-WebSocket-Version: 13",
+                 "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "-H", f"Origin: {origin}",
+                 "-H", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+                 site_url("/ws/echo/")]
+    # The socket stays open after the handshake: curl ends at --max-time.
+    out = host.run(shlex.join(handshake))
+    head = out.stdout.replace("\r\n", "\n").partition("\n\n")[0].lower()
+    assert head.startswith("http/1.1 101"), out.stdout + out.stderr
+    assert "sec-websocket-extensions" not in head, head

@@ -11,6 +11,7 @@
 #   gunicorn_threads        threads per gthread worker       (1)
 #   gunicorn_timeout, gunicorn_graceful_timeout, gunicorn_keepalive   (30, 30, 5)
 #   gunicorn_max_requests, gunicorn_max_requests_jitter              (10000, 1000)
+#   gunicorn_websocket_per_message_deflate   Uvicorn: compress WebSocket frames (false)
 #   gunicorn_bind           address Gunicorn binds itself    (empty: socket activation)
 #   django_app_code_dir     the app's directory (chdir)      (/srv/<name>/current/app)
 #   django_app_websocket_drain_seconds   a stopping Uvicorn worker's drain   (10)
@@ -36,7 +37,8 @@ proc_name = "mysite-websocket"
 workers = 16
 
 # Uvicorn workers from the uvicorn-worker package (uvicorn.workers is deprecated).
-# Django implements no ASGI lifespan, so it is switched off.
+# Django implements no ASGI lifespan, so it is switched off. WebSocket frames are
+# compressed (permessage-deflate) only when ws_per_message_deflate is True.
 #
 # A worker told to stop (a reload starts new workers first, then sends the old
 # ones SIGTERM; a restart) stops accepting, lets its WebSockets run on for up to
@@ -57,7 +59,11 @@ WEBSOCKET_DRAIN_SECONDS = 10
 
 
 class DjangoUvicornWorker(UvicornWorker):
-    CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "lifespan": "off"}
+    CONFIG_KWARGS = {
+        **UvicornWorker.CONFIG_KWARGS,
+        "lifespan": "off",
+        "ws_per_message_deflate": True,
+    }
 
     async def _serve(self):
         # UvicornWorker._serve with the app wrapped and a draining server.

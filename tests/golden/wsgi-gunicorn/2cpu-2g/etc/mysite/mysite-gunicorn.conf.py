@@ -11,6 +11,7 @@
 #   gunicorn_threads        threads per gthread worker       (1)
 #   gunicorn_timeout, gunicorn_graceful_timeout, gunicorn_keepalive   (30, 30, 5)
 #   gunicorn_max_requests, gunicorn_max_requests_jitter              (10000, 1000)
+#   gunicorn_websocket_per_message_deflate   Uvicorn: compress WebSocket frames (false)
 #   gunicorn_bind           address Gunicorn binds itself    (empty: socket activation)
 #   django_app_code_dir     the app's directory (chdir)      (/srv/<name>/current/app)
 #   django_app_websocket_drain_seconds   a stopping Uvicorn worker's drain   (10)

@@ -16,7 +16,7 @@
 #   django_app_redis_url         channel layer's Redis, read from $DJANGO_APP_REDIS_URL
 #                                (the environment file)         (redis://127.0.0.1:6379/0)
 #   django_app_redis_max_connections  pool size per process     (1000)
-#   django_app_channel_layer     core | pubsub                  (core)
+#   django_app_channel_layer     pubsub | core                  (pubsub)
 #   django_app_cache             project | redis                (project)
 #   django_app_database          project | postgresql           (project)
 #   django_app_database_host, _port, _name, _user                PostgreSQL's
@@ -92,7 +92,9 @@ MIDDLEWARE = [__name__ + ".client_address_middleware", *globals().get("MIDDLEWAR
 # which the in-memory layer cannot do.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # One PUBLISH per group message; each process is subscribed once and
+        # hands the message to its own consumers.
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
             "hosts": [
                 {
