@@ -384,9 +384,10 @@ def main_second_runs(stacks):
     write_beside(results)
 
 
-def main_broadcasts(stacks):
-    """The broadcast figures alone, on a fresh host, BENCH_ROUNDS rounds each
-    taking every stack in turn, written over an earlier full run's."""
+def in_rounds(stacks, label, measure):
+    """A fresh host, then BENCH_ROUNDS rounds each taking every stack in turn:
+    measure(inventory, mode, server, number) for each. Returns the earlier full
+    run's results (to write the new figures beside) and each stack's samples."""
     results = json.loads((ROOT / "benchmark" / "results.json").read_text())
     inventory, _ = start_host()
     samples = {stack: [] for stack in stacks}
@@ -394,10 +395,19 @@ def main_broadcasts(stacks):
         print(f"==> round {number + 1} of {ROUNDS}", flush=True)
         for stack in stacks:
             mode, server = stack.split("-")
-            print(f"==> {stack}: broadcasts", flush=True)
-            converge(inventory, mode, server)
-            samples[stack].append(broadcasts(inventory, mode, server, number))
+            print(f"==> {stack}: {label}", flush=True)
+            samples[stack].append(measure(inventory, mode, server, number))
             print(json.dumps(samples[stack][-1]), flush=True)
+    return results, samples
+
+
+def main_broadcasts(stacks):
+    """The broadcast figures alone, in rounds, written over an earlier full run's."""
+    def measure(inventory, mode, server, number):
+        converge(inventory, mode, server)
+        return broadcasts(inventory, mode, server, number)
+
+    results, samples = in_rounds(stacks, "broadcasts", measure)
     for stack in stacks:
         for name in BROADCASTS + ("channels_dispatch_vs_demo",):
             results["stacks"][stack].pop(name, None)
@@ -412,24 +422,18 @@ UVICORN_STACKS = ["wsgi-gunicorn", "wsgi-uwsgi", "asgi-gunicorn"]
 
 def main_compression(stacks):
     """The broadcast with WebSocket compression off (the roles' default) and on
-    (gunicorn_websocket_per_message_deflate=true), on a fresh host, BENCH_ROUNDS
-    rounds each taking every stack in turn, the two back to back (which one first
-    alternating with the round); written beside an earlier full run's results."""
-    results = json.loads((ROOT / "benchmark" / "results.json").read_text())
-    inventory, _ = start_host()
-    pairs = {stack: [] for stack in stacks}
-    for number in range(ROUNDS):
-        print(f"==> round {number + 1} of {ROUNDS}", flush=True)
-        for stack in stacks:
-            mode, server = stack.split("-")
-            print(f"==> {stack}: compression off and on", flush=True)
-            order = [("off", []), ("on", ["-e", "gunicorn_websocket_per_message_deflate=true"])]
-            pair = {}
-            for name, extra in order[::1 if number % 2 == 0 else -1]:
-                converge(inventory, mode, server, *extra)
-                pair[name] = websocket_broadcast()
-            pairs[stack].append(pair)
-            print(json.dumps(pair), flush=True)
+    (gunicorn_websocket_per_message_deflate=true), in rounds, the two back to
+    back (which one first alternating with the round); written beside an
+    earlier full run's results."""
+    def measure(inventory, mode, server, number):
+        order = [("off", []), ("on", ["-e", "gunicorn_websocket_per_message_deflate=true"])]
+        pair = {}
+        for name, extra in order[::1 if number % 2 == 0 else -1]:
+            converge(inventory, mode, server, *extra)
+            pair[name] = websocket_broadcast()
+        return pair
+
+    results, pairs = in_rounds(stacks, "compression off and on", measure)
     results["compression"] = compression(pairs, ROUNDS, machine())
     write_beside(results)
 
@@ -437,11 +441,13 @@ def main_compression(stacks):
 def compression(pairs, rounds, where):
     """results.json's compression: per stack, the broadcast with compression off
     and on, and on's p99 over off's (within a round, then over the rounds)."""
+    def ratio(runs):
+        ratios = [p["on"]["p99_ms"] / p["off"]["p99_ms"] for p in runs if p["on"].get("p99_ms") and p["off"].get("p99_ms")]
+        return spread(ratios, 2) if ratios else None
+
     return {"machine": where, "rounds": rounds, "stacks": {stack: {
         "off": broadcast_cell([p["off"] for p in runs]), "on": broadcast_cell([p["on"] for p in runs]),
-        "on_vs_off": spread([p["on"]["p99_ms"] / p["off"]["p99_ms"] for p in runs
-                             if p["on"].get("p99_ms") and p["off"].get("p99_ms")] or [0], 2)}
-        for stack, runs in pairs.items()}}
+        "on_vs_off": ratio(runs)} for stack, runs in pairs.items()}}
 
 
 def compression_section(measured):
@@ -456,7 +462,8 @@ def compression_section(measured):
              "taken within a round, then over the rounds.", "",
              "| stack | compression off | compression on | on / off, p99 |", "|---|---|---|---|"]
     for name, s in measured["stacks"].items():
-        lines.append(f"| {name} | {cast(s['off'])} | {cast(s['on'])} | {figure(s['on_vs_off'], lambda v: f'{v:.2f}x')} |")
+        ratio = figure(s["on_vs_off"], lambda v: f"{v:.2f}x") if s["on_vs_off"] else "no round with both"
+        lines.append(f"| {name} | {cast(s['off'])} | {cast(s['on'])} | {ratio} |")
     lines.append("")
     for name, s in measured["stacks"].items():
         lines.append(f"- {name}, p99 ms: " + ranking({"on": s["on"]["p99_ms"], "off": s["off"]["p99_ms"]}, ms))
