@@ -114,6 +114,12 @@ def wrk(url):
             "socket_errors": socket_errors.group(1).strip() if socket_errors else ""}
 
 
+def alternating(pair, number):
+    """The two measurements of a pair in the order of round `number`: as given
+    in even rounds, reversed in odd ones, so neither always runs first."""
+    return pair[::1 if number % 2 == 0 else -1]
+
+
 def wait_port(port):
     sh(f"for i in $(seq 1 60); do curl -s -o /dev/null 127.0.0.1:{port}/healthz && exit 0; sleep 0.5; done; exit 1")
 
@@ -223,7 +229,7 @@ def broadcasts(inventory, mode, server, number):
     order = [("websocket_broadcast", CHAT), ("websocket_broadcast_channels_dispatch", CHAT_CHANNELS_DISPATCH)]
     try:
         converge(inventory, mode, server, "-e", "django_app_channel_layer=core")
-        sample.update({name: websocket_broadcast(path) for name, path in order[::1 if number % 2 == 0 else -1]})
+        sample.update({name: websocket_broadcast(path) for name, path in alternating(order, number)})
     except RuntimeError as failure:  # recorded, and the other figures still count
         sample.update({name: broadcast_record(error=str(failure)[-500:]) for name, _ in order})
     return sample
@@ -363,8 +369,8 @@ def second_run_pair(docker, ssh, stack, number):
     goes first alternates with the round, so neither always runs on a host
     the other has just warmed."""
     mode, server = stack.split("-")
-    order = [("docker_exec", docker), ("ssh", ssh)][::1 if number % 2 == 0 else -1]
-    return {name: converge(inventory, mode, server) for name, inventory in order}
+    return {name: converge(inventory, mode, server)
+            for name, inventory in alternating([("docker_exec", docker), ("ssh", ssh)], number)}
 
 
 def main_second_runs(stacks):
@@ -428,7 +434,7 @@ def main_compression(stacks):
     def measure(inventory, mode, server, number):
         order = [("off", []), ("on", ["-e", "gunicorn_websocket_per_message_deflate=true"])]
         pair = {}
-        for name, extra in order[::1 if number % 2 == 0 else -1]:
+        for name, extra in alternating(order, number):
             converge(inventory, mode, server, *extra)
             pair[name] = websocket_broadcast()
         return pair
@@ -441,13 +447,9 @@ def main_compression(stacks):
 def compression(pairs, rounds, where):
     """results.json's compression: per stack, the broadcast with compression off
     and on, and on's p99 over off's (within a round, then over the rounds)."""
-    def ratio(runs):
-        ratios = [p["on"]["p99_ms"] / p["off"]["p99_ms"] for p in runs if p["on"].get("p99_ms") and p["off"].get("p99_ms")]
-        return spread(ratios, 2) if ratios else None
-
     return {"machine": where, "rounds": rounds, "stacks": {stack: {
         "off": broadcast_cell([p["off"] for p in runs]), "on": broadcast_cell([p["on"] for p in runs]),
-        "on_vs_off": ratio(runs)} for stack, runs in pairs.items()}}
+        "on_vs_off": p99_ratio(runs, "on", "off")} for stack, runs in pairs.items()}}
 
 
 def compression_section(measured):
@@ -542,16 +544,21 @@ def aggregate(samples):
 BROADCASTS = ("websocket_broadcast", "websocket_broadcast_channels_dispatch", "websocket_broadcast_pubsub")
 
 
+def p99_ratio(samples, over, under):
+    """The p99 of broadcast `over` over that of `under`, within each sample where
+    both have one, then over the samples; None when none has both."""
+    ratios = [s[over]["p99_ms"] / s[under]["p99_ms"] for s in samples
+              if s.get(over, {}).get("p99_ms") and s.get(under, {}).get("p99_ms")]
+    return spread(ratios, 2) if ratios else None
+
+
 def broadcast_cells(samples):
     """The broadcast figures of a stack over its rounds, and what Channels'
-    dispatch costs: its p99 over the demo chat's, within a round, then over the
-    rounds (the rounds where both have one)."""
+    dispatch costs: its p99 over the demo chat's (p99_ratio)."""
     cells = {name: broadcast_cell([s[name] for s in samples]) for name in BROADCASTS if name in samples[0]}
-    ratios = [s["websocket_broadcast_channels_dispatch"]["p99_ms"] / s["websocket_broadcast"]["p99_ms"]
-              for s in samples if s.get("websocket_broadcast_channels_dispatch", {}).get("p99_ms")
-              and s["websocket_broadcast"].get("p99_ms")]
-    if ratios:
-        cells["channels_dispatch_vs_demo"] = spread(ratios, 2)
+    ratio = p99_ratio(samples, "websocket_broadcast_channels_dispatch", "websocket_broadcast")
+    if ratio:
+        cells["channels_dispatch_vs_demo"] = ratio
     return cells
 
 
